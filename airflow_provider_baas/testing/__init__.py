@@ -1,0 +1,1 @@
+"""Embedded BaaS simulator for tests (work in progress)."""

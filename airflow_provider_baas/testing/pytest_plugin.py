@@ -1,0 +1,1 @@
+"""pytest plugin of airflow-provider-baas (work in progress; fixtures follow)."""
