@@ -1,0 +1,590 @@
+"""BaasHook: the one place that speaks HTTP to the BaaS data-protection API.
+
+Each endpoint is written once as a *request plan*: a generator that yields ``RequestSpec`` (or
+``Sleep``) and receives ``Response``. A sync driver (requests) and an async driver (aiohttp, for
+triggers) run the same plans, so paging, validation, error mapping, retries and the at-most-once
+execute rule exist exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Generator, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from airflow_provider_baas._compat import BaseHook, aget_connection
+from airflow_provider_baas.connection import BaasConnectionConfig
+from airflow_provider_baas.connection_form import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    HOOK_NAME,
+    UI_FIELD_BEHAVIOUR,
+    connection_form_widgets,
+)
+from airflow_provider_baas.errors import (
+    BaasApiError,
+    BaasAuthError,
+    BaasConfigurationError,
+    BaasError,
+    BaasExecuteOutcomeUnknown,
+    BaasLookupError,
+    BaasNotFoundError,
+    BaasResponseError,
+    BaasValidationError,
+)
+from airflow_provider_baas.hooks.auth import Authenticator, authenticator_for
+from airflow_provider_baas.hooks.transport import (
+    RETRYABLE_STATUSES,
+    AsyncTransport,
+    Fatal,
+    MaybeSent,
+    NotSent,
+    RequestSpec,
+    Response,
+    RetryPolicy,
+    Sleep,
+    SyncTransport,
+    path_segment,
+    to_api_error,
+    transport_error,
+)
+from airflow_provider_baas.models import Execution, Job
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Plan = Generator[RequestSpec | Sleep, Response | None, T]
+
+RUN_TYPES = ("FULL", "DELTA", "CUMULATIVE")
+JOB_TYPES = ("BACKUP", "RESTORE")
+# Hard stop for a listing that never ends (a server that ignores paging is caught earlier).
+MAX_PAGES = 10_000
+# After a lost execute answer: how often and how long to look for the execution it may have started.
+EXECUTE_LOOKUP_ATTEMPTS = 4
+EXECUTE_LOOKUP_INTERVAL = 5.0
+# Tolerated difference between our clock and the API's when matching "started after we sent it".
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+# ----------------------------------------------------------------------------------------------
+# Input validation: every public call checks its input before any request is built.
+
+
+def validate_path_id(value: Any, what: str) -> str:
+    """A non-empty id that is safe as one URL path segment."""
+    if value is None or isinstance(value, bool):
+        raise BaasValidationError(f"{what} is required, got {value!r}")
+    text = str(value)
+    if not text.strip():
+        raise BaasValidationError(f"{what} must not be empty")
+    if text != text.strip() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
+        raise BaasValidationError(f"{what} {text!r} must not contain whitespace or control characters")
+    if "/" in text or "\\" in text or text in (".", "..") or ".." in text or "%" in text:
+        raise BaasValidationError(f"{what} {text!r} must not contain '/', '\\', '..' or '%'")
+    return text
+
+
+def validate_job_id(value: Any) -> str:
+    """Job ids are positive integers in the API (``"job_id": 34``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value <= 0:
+            raise BaasValidationError(f"job_id must be a positive integer, got {value}")
+        return str(value)
+    text = validate_path_id(value, "job_id")
+    if not text.isdigit() or int(text) <= 0:
+        raise BaasValidationError(f"job_id must be a positive integer, got {text!r}")
+    return str(int(text))
+
+
+def normalise_run_type(value: Any) -> str:
+    word = str(value or "").strip().upper()
+    if word not in RUN_TYPES:
+        raise BaasValidationError(f"run_type must be one of {', '.join(RUN_TYPES)} (any case), got {value!r}")
+    return word
+
+
+def normalise_job_type(value: Any) -> str:
+    word = str(value or "").strip().upper()
+    if word not in JOB_TYPES:
+        raise BaasValidationError(f"job_type must be BACKUP or RESTORE (any case), got {value!r}")
+    return word
+
+
+def _json(spec: RequestSpec, response: Response) -> Any:
+    try:
+        return json.loads(response.text)
+    except ValueError:
+        snippet = response.text[:80]
+        raise BaasResponseError(
+            response.status, spec.method, spec.path, f"body is not JSON: {snippet!r}"
+        ) from None
+
+
+def _json_list(spec: RequestSpec, response: Response) -> list[Any]:
+    data = _json(spec, response)
+    if not isinstance(data, list):
+        raise BaasResponseError(
+            response.status, spec.method, spec.path, f"expected a JSON array, got {type(data).__name__}"
+        )
+    return data
+
+
+def _parse(spec: RequestSpec, response: Response, parser: Callable[[Any], T], raw: Any) -> T:
+    try:
+        return parser(raw)
+    except TypeError as exc:
+        raise BaasResponseError(
+            response.status, spec.method, spec.path, f"unexpected payload: {exc}"
+        ) from None
+
+
+def executions_started_since(executions: Iterable[Execution], since: datetime) -> list[Execution]:
+    """Executions that started at or after ``since`` (queued ones without a start time count too)."""
+    return [e for e in executions if e.start_time is None or e.start_time >= since]
+
+
+class BaasHook(BaseHook):
+    """Talks to ``https://<api-path>/data-protection/v2/sites/{site_id}/...`` for one ``baas`` connection.
+
+    :param baas_conn_id: the Airflow connection (type ``baas``).
+    :param site_id: overrides the connection's ``site_id`` for every call of this hook.
+    """
+
+    conn_name_attr = "baas_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = HOOK_NAME
+
+    def __init__(self, baas_conn_id: str = DEFAULT_CONN_ID, site_id: str | None = None) -> None:
+        super().__init__()
+        if not baas_conn_id or not str(baas_conn_id).strip():
+            raise BaasValidationError("baas_conn_id must name an Airflow connection")
+        self.baas_conn_id = baas_conn_id
+        self.site_id = site_id
+        self._config: BaasConnectionConfig | None = None
+        self._auth: Authenticator | None = None
+        self._sync: SyncTransport | None = None
+        self._async: AsyncTransport | None = None
+
+    # -- connection form (Airflow 2.11; Airflow >= 3.2 reads the same definition from provider info)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, list) else dict(v)) for k, v in UI_FIELD_BEHAVIOUR.items()}
+
+    # -- configuration
+
+    def _configure(self, conn: Any) -> BaasConnectionConfig:
+        config = BaasConnectionConfig.from_connection(conn)
+        self._config = config
+        self._auth = authenticator_for(config)
+        return config
+
+    @property
+    def config(self) -> BaasConnectionConfig:
+        """The parsed connection (looked up synchronously on first use)."""
+        if self._config is None:
+            self._configure(self.get_connection(self.baas_conn_id))
+        assert self._config is not None
+        return self._config
+
+    async def aconfig(self) -> BaasConnectionConfig:
+        """The parsed connection, looked up without blocking the event loop (triggerer-safe)."""
+        if self._config is None:
+            self._configure(await aget_connection(self.baas_conn_id))
+        assert self._config is not None
+        return self._config
+
+    def resolve_site_id(self, site_id: str | None = None) -> str:
+        """The call's site, else the hook's, else the connection's; a clear error when none is set."""
+        chosen = site_id or self.site_id or (self._config.site_id if self._config else None)
+        if not chosen:
+            raise BaasConfigurationError(
+                f"No BaaS site_id: pass site_id= to the task or hook, or set 'site_id' in the extra of "
+                f"connection {self.baas_conn_id!r}"
+            )
+        return validate_path_id(chosen, "site_id")
+
+    def execution_url(self, job_id: str, execution_id: str, site_id: str | None = None) -> str:
+        """The API URL of a job's executions, for XCom and the operator's extra link."""
+        site = path_segment(self.resolve_site_id(site_id))
+        return f"{self.config.base_url}/sites/{site}/jobs/{path_segment(job_id)}/executions#{execution_id}"
+
+    # -- public API (sync)
+
+    def list_jobs(
+        self, site_id: str | None = None, *, is_active: bool | None = None, job_type: str | None = None
+    ) -> list[Job]:
+        """Every job of the site (all pages), optionally only active ones or one job type."""
+        return self._run(self._plan_list_jobs(site_id, is_active, job_type))
+
+    def get_job(self, job_id: Any, site_id: str | None = None) -> Job:
+        return self._run(self._plan_get_job(job_id, site_id))
+
+    def execute_job(self, job_id: Any, run_type: str = "FULL", site_id: str | None = None) -> str:
+        """Start a job; returns the execution id. Never re-sends a request that may have started one."""
+        return self._run(self._plan_execute_job(job_id, run_type, site_id))
+
+    def list_executions(self, site_id: str | None = None) -> list[Execution]:
+        return self._run(self._plan_list_executions(None, site_id))
+
+    def list_job_executions(self, job_id: Any, site_id: str | None = None) -> list[Execution]:
+        return self._run(self._plan_list_executions(job_id, site_id))
+
+    def get_execution(self, job_id: Any, execution_id: Any, site_id: str | None = None) -> Execution:
+        """One execution, found in the job's listing (the API has no single-execution endpoint)."""
+        return self._run(self._plan_get_execution(job_id, execution_id, site_id))
+
+    def find_job_by_name(self, name: str, site_id: str | None = None) -> Job:
+        """The one job whose name is exactly ``name``."""
+        return self._run(self._plan_find_job_by_name(name, site_id))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Lists one page of jobs; never raises (the UI's Test button shows the message)."""
+        try:
+            jobs = self._run(self._plan_probe())
+        except BaasAuthError as exc:
+            return False, f"Authentication failed (HTTP {exc.status}): {exc.message}"
+        except BaasNotFoundError as exc:
+            return False, f"Not found (HTTP 404) - check the site ID and the base URL: {exc.message}"
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        return (
+            True,
+            f"Connected to {self.config.base_url}, site {self.resolve_site_id()}: {jobs} job(s) on page 1",
+        )
+
+    # -- public API (async, for triggers)
+
+    async def alist_jobs(
+        self, site_id: str | None = None, *, is_active: bool | None = None, job_type: str | None = None
+    ) -> list[Job]:
+        return await self._arun(self._plan_list_jobs(site_id, is_active, job_type))
+
+    async def aget_job(self, job_id: Any, site_id: str | None = None) -> Job:
+        return await self._arun(self._plan_get_job(job_id, site_id))
+
+    async def aexecute_job(self, job_id: Any, run_type: str = "FULL", site_id: str | None = None) -> str:
+        return await self._arun(self._plan_execute_job(job_id, run_type, site_id))
+
+    async def alist_executions(self, site_id: str | None = None) -> list[Execution]:
+        return await self._arun(self._plan_list_executions(None, site_id))
+
+    async def alist_job_executions(self, job_id: Any, site_id: str | None = None) -> list[Execution]:
+        return await self._arun(self._plan_list_executions(job_id, site_id))
+
+    async def aget_execution(self, job_id: Any, execution_id: Any, site_id: str | None = None) -> Execution:
+        return await self._arun(self._plan_get_execution(job_id, execution_id, site_id))
+
+    async def afind_job_by_name(self, name: str, site_id: str | None = None) -> Job:
+        return await self._arun(self._plan_find_job_by_name(name, site_id))
+
+    # -- request plans (written once, run by both drivers)
+
+    def _site_path(self, site_id: str | None) -> str:
+        return f"/sites/{path_segment(self.resolve_site_id(site_id))}"
+
+    def _plan_paged(
+        self, path: str, params: dict[str, Any], stop: Callable[[list[Any]], bool] | None = None
+    ) -> Plan[list[Any]]:
+        """Every row of a bare-array listing, page by page, until a short, empty or repeated page."""
+        size = self.config.page_size
+        rows: list[Any] = []
+        previous: list[Any] | None = None
+        for page in range(1, MAX_PAGES + 1):
+            spec = RequestSpec("GET", path, {**params, "page": page, "page-size": size})
+            batch = _json_list(spec, (yield spec))
+            if not batch or batch == previous:
+                break
+            rows.extend(batch)
+            if len(batch) < size or (stop is not None and stop(batch)):
+                break
+            previous = batch
+        else:
+            raise BaasResponseError(200, "GET", path, f"listing did not end after {MAX_PAGES} pages")
+        return rows
+
+    def _plan_list_jobs(
+        self, site_id: str | None, is_active: bool | None, job_type: str | None
+    ) -> Plan[list[Job]]:
+        params: dict[str, Any] = {}
+        if is_active is not None:
+            if not isinstance(is_active, bool):
+                raise BaasValidationError(f"is_active must be True, False or None, got {is_active!r}")
+            params["is-active"] = "true" if is_active else "false"
+        if job_type is not None:
+            params["job-type"] = normalise_job_type(job_type)
+        path = f"{self._site_path(site_id)}/jobs"
+        rows = yield from self._plan_paged(path, params)
+        return [_parse(RequestSpec("GET", path), Response(200, {}, ""), Job.from_dict, row) for row in rows]
+
+    def _plan_get_job(self, job_id: Any, site_id: str | None) -> Plan[Job]:
+        spec = RequestSpec("GET", f"{self._site_path(site_id)}/jobs/{validate_job_id(job_id)}")
+        response = yield spec
+        return _parse(spec, response, Job.from_dict, _json(spec, response))
+
+    def _plan_list_executions(
+        self, job_id: Any, site_id: str | None, stop: Callable[[list[Any]], bool] | None = None
+    ) -> Plan[list[Execution]]:
+        base = self._site_path(site_id)
+        path = (
+            f"{base}/jobs/{validate_job_id(job_id)}/executions"
+            if job_id is not None
+            else f"{base}/executions"
+        )
+        rows = yield from self._plan_paged(path, {}, stop)
+        return [
+            _parse(RequestSpec("GET", path), Response(200, {}, ""), Execution.from_dict, row) for row in rows
+        ]
+
+    def _plan_get_execution(self, job_id: Any, execution_id: Any, site_id: str | None) -> Plan[Execution]:
+        wanted = validate_path_id(execution_id, "execution_id")
+        job = validate_job_id(job_id)
+
+        def found(rows: list[Any]) -> bool:
+            return any(isinstance(r, dict) and str(r.get("execution_id")) == wanted for r in rows)
+
+        executions = yield from self._plan_list_executions(job, site_id, stop=found)
+        for execution in executions:
+            if execution.execution_id == wanted:
+                return execution
+        raise BaasNotFoundError(
+            404,
+            "GET",
+            f"{self._site_path(site_id)}/jobs/{job}/executions",
+            f"execution {wanted} not found among the {len(executions)} executions of job {job}",
+        )
+
+    def _plan_find_job_by_name(self, name: str, site_id: str | None) -> Plan[Job]:
+        if not isinstance(name, str) or not name.strip():
+            raise BaasValidationError(f"job_name must be a non-empty string, got {name!r}")
+        site = self.resolve_site_id(site_id)
+        jobs = yield from self._plan_list_jobs(site, None, None)
+        matches = [j for j in jobs if j.name == name]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            close = sorted(j.name for j in jobs if j.name and j.name.lower() == name.lower())
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise BaasLookupError(f"No BaaS job named {name!r} on site {site}{hint}")
+        ids = ", ".join(j.job_id for j in matches)
+        raise BaasLookupError(
+            f"{len(matches)} BaaS jobs are named {name!r} on site {site} (ids {ids}): use job_id"
+        )
+
+    def _plan_probe(self) -> Plan[int]:
+        spec = RequestSpec("GET", f"{self._site_path(None)}/jobs", {"page": 1, "page-size": 1})
+        return len(_json_list(spec, (yield spec)))
+
+    def _plan_execute_job(self, job_id: Any, run_type: str, site_id: str | None) -> Plan[str]:
+        job = validate_job_id(job_id)
+        body = {"run_type": normalise_run_type(run_type)}
+        site = self.resolve_site_id(site_id)
+        spec = RequestSpec(
+            "POST",
+            f"{self._site_path(site)}/jobs/{job}/execute",
+            json_body=body,
+            idempotent=False,
+            fresh_connection=True,
+        )
+        sent_at = datetime.now(UTC)
+        try:
+            response = yield spec
+        except MaybeSent as exc:
+            log.warning(
+                "Execute request for BaaS job %s got no answer (%s); looking for the execution it "
+                "may have started instead of re-sending it",
+                job,
+                exc,
+            )
+            return (yield from self._plan_recover_execution(job, site, sent_at, str(exc)))
+        execution_id = (response.headers.get("x-resource-id") or "").strip()
+        if execution_id:
+            log.info("Started BaaS job %s on site %s: execution %s", job, site, execution_id)
+            return execution_id
+        log.warning("Execute of BaaS job %s answered HTTP %s without x-resource-id", job, response.status)
+        return (
+            yield from self._plan_recover_execution(job, site, sent_at, "the answer had no x-resource-id")
+        )
+
+    def _plan_recover_execution(self, job: str, site: str, sent_at: datetime, reason: str) -> Plan[str]:
+        """Find the execution a lost execute answer started; never re-send the POST."""
+        since = sent_at - CLOCK_SKEW
+        for attempt in range(1, EXECUTE_LOOKUP_ATTEMPTS + 1):
+            try:
+                executions = yield from self._plan_list_executions(job, site)
+            except BaasError as exc:
+                raise BaasExecuteOutcomeUnknown(
+                    job, site, f"{reason}; listing executions failed: {exc}"
+                ) from exc
+            candidates = executions_started_since(executions, since)
+            if len(candidates) == 1:
+                found = candidates[0]
+                log.warning(
+                    "Recovered execution %s of BaaS job %s (started %s) after: %s",
+                    found.execution_id,
+                    job,
+                    found.start_time,
+                    reason,
+                )
+                return found.execution_id
+            if len(candidates) > 1:
+                ids = ", ".join(c.execution_id for c in candidates)
+                raise BaasExecuteOutcomeUnknown(
+                    job, site, f"{reason}; several executions started since: {ids}"
+                )
+            if attempt < EXECUTE_LOOKUP_ATTEMPTS:
+                yield Sleep(EXECUTE_LOOKUP_INTERVAL)
+        raise BaasExecuteOutcomeUnknown(
+            job, site, f"{reason}; no execution of the job started since {since.isoformat()}"
+        )
+
+    # -- drivers
+
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.config.max_attempts, self.config.max_retry_wait)
+
+    def _run(self, plan: Plan[T]) -> T:
+        if self._sync is None:
+            self._sync = SyncTransport(self.config)
+        step: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                instruction = plan.throw(error) if error is not None else plan.send(step)
+            except StopIteration as done:
+                return done.value
+            step, error = None, None
+            if isinstance(instruction, Sleep):
+                time.sleep(instruction.seconds)
+                continue
+            try:
+                step = self._send_sync(instruction)
+            except MaybeSent as exc:
+                error = exc
+
+    async def _arun(self, plan: Plan[T]) -> T:
+        if self._async is None:
+            self._async = AsyncTransport(await self.aconfig())
+        step: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                instruction = plan.throw(error) if error is not None else plan.send(step)
+            except StopIteration as done:
+                return done.value
+            step, error = None, None
+            if isinstance(instruction, Sleep):
+                await asyncio.sleep(instruction.seconds)
+                continue
+            try:
+                step = await self._send_async(instruction)
+            except MaybeSent as exc:
+                error = exc
+
+    def _send_sync(self, spec: RequestSpec) -> Response:
+        assert self._sync is not None and self._auth is not None
+        attempt, waited, renewed = 0, 0.0, False
+        policy = self._retry_policy()
+        while True:
+            attempt += 1
+            try:
+                response: Response | Exception = self._sync.send(spec, self._auth.headers())
+            except (NotSent, MaybeSent) as exc:
+                response = exc
+            except Fatal as exc:
+                raise transport_error(spec, exc, self._auth.secrets) from None
+            wait, renewed = self._next_step(spec, response, attempt, waited, policy, renewed)
+            if wait is None:
+                assert isinstance(response, Response)
+                return response
+            time.sleep(wait)
+            waited += wait
+
+    async def _send_async(self, spec: RequestSpec) -> Response:
+        assert self._async is not None and self._auth is not None
+        attempt, waited, renewed = 0, 0.0, False
+        policy = self._retry_policy()
+        while True:
+            attempt += 1
+            try:
+                response: Response | Exception = await self._async.send(spec, self._auth.headers())
+            except (NotSent, MaybeSent) as exc:
+                response = exc
+            except Fatal as exc:
+                raise transport_error(spec, exc, self._auth.secrets) from None
+            wait, renewed = self._next_step(spec, response, attempt, waited, policy, renewed)
+            if wait is None:
+                assert isinstance(response, Response)
+                return response
+            await asyncio.sleep(wait)
+            waited += wait
+
+    def _next_step(
+        self,
+        spec: RequestSpec,
+        outcome: Response | Exception,
+        attempt: int,
+        waited: float,
+        policy: RetryPolicy,
+        renewed: bool,
+    ) -> tuple[float | None, bool]:
+        """The retry rule, shared by both transports: ``(None, _)`` = done, else seconds to wait.
+
+        Raises the error to report when no retry is allowed.
+        """
+        assert self._auth is not None
+        secrets = self._auth.secrets
+        if isinstance(outcome, Response):
+            if outcome.status < 400:
+                return None, renewed
+            if outcome.status == 401 and self._auth.renewable and not renewed:
+                log.info("BaaS API answered 401: minting a new token and retrying once")
+                self._auth.invalidate()
+                return 0.0, True
+            error = to_api_error(spec, outcome, secrets)
+            if outcome.status not in RETRYABLE_STATUSES:
+                raise error
+            if outcome.status != 429 and not spec.idempotent:
+                # A 5xx on execute may still have started the job: let the plan look for it.
+                raise MaybeSent(str(error))
+            retry_after = error.retry_after if outcome.status == 429 else None  # type: ignore[attr-defined]
+            wait = policy.wait_before_retry(attempt, waited, retry_after)
+            if wait is None:
+                raise error
+        else:
+            if isinstance(outcome, MaybeSent) and not spec.idempotent:
+                raise outcome
+            wait = policy.wait_before_retry(attempt, waited)
+            if wait is None:
+                raise transport_error(spec, outcome, secrets) from None
+        log.info(
+            "BaaS API %s %s: %s; attempt %d failed, retrying in %.1fs",
+            spec.method,
+            spec.path,
+            _describe(outcome),
+            attempt,
+            wait,
+        )
+        return wait, renewed
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+
+
+def _describe(outcome: Response | Exception) -> str:
+    if isinstance(outcome, Response):
+        return f"HTTP {outcome.status}"
+    return type(outcome.__cause__ or outcome).__name__
+
+
+__all__ = ["BaasApiError", "BaasHook", "executions_started_since", "normalise_run_type", "validate_job_id"]

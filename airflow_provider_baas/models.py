@@ -1,0 +1,178 @@
+"""Typed views of the API's jobs and executions.
+
+The API's payloads are only loosely documented (mixed key styles, ``"start_time": "string"`` in
+samples, ids that are integers in one place and strings in another), so every parser here is
+tolerant: unknown keys are kept in ``raw``, odd timestamps become ``None``, ids become strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware UTC datetime, or ``None`` for a missing, empty or unparseable value."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def id_str(value: Any) -> str | None:
+    """Ids are compared as strings: the API returns the same id as int in one place, str in another."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _require_object(raw: Any, what: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise TypeError(f"expected a JSON object for {what}, got {type(raw).__name__}")
+    return raw
+
+
+@dataclass(frozen=True)
+class LastExecution:
+    """A job's ``last_execution_details``: the cheapest view of its newest execution."""
+
+    execution_id: str | None
+    status: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    backup_set_size: int | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> LastExecution | None:
+        if not isinstance(raw, dict) or not raw:
+            return None
+        execution_id = id_str(raw.get("backup_job_execution_id")) or id_str(raw.get("restore_execution_id"))
+        return cls(
+            execution_id=execution_id,
+            status=_str_or_none(raw.get("status")),
+            start_time=parse_time(raw.get("start_time")),
+            end_time=parse_time(raw.get("end_time")),
+            backup_set_size=_int_or_none(raw.get("backup_set_size")),
+            raw=raw,
+        )
+
+    def refers_to(self, execution_id: str) -> bool:
+        """Whether these details describe ``execution_id`` (backup and restore ids both count)."""
+        ids = {id_str(self.raw.get("backup_job_execution_id")), id_str(self.raw.get("restore_execution_id"))}
+        return id_str(execution_id) in ids
+
+
+@dataclass(frozen=True)
+class Job:
+    """A BACKUP or RESTORE job (J1 listing item or J2 detail)."""
+
+    job_id: str
+    name: str | None
+    job_type: str | None
+    site_id: str | None
+    is_active: bool | None
+    backup_type: str | None
+    last_execution: LastExecution | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Job:
+        raw = _require_object(raw, "a job")
+        job_id = id_str(raw.get("job_id"))
+        if job_id is None:
+            raise TypeError("job object has no job_id")
+        is_active = raw.get("is_active")
+        return cls(
+            job_id=job_id,
+            name=_str_or_none(raw.get("name")),
+            job_type=_str_or_none(raw.get("job_type")),
+            site_id=id_str(raw.get("site_id")),
+            is_active=is_active if isinstance(is_active, bool) else None,
+            backup_type=_str_or_none(raw.get("backup_type")),
+            last_execution=LastExecution.from_dict(raw.get("last_execution_details")),
+            raw=raw,
+        )
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run of a job (J4/J5 listing item)."""
+
+    execution_id: str
+    job_id: str | None
+    job_name: str | None
+    job_type: str | None
+    status: str | None
+    status_detail: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    backup_set_size: int | None
+    run_type: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Execution:
+        raw = _require_object(raw, "an execution")
+        execution_id = id_str(raw.get("execution_id"))
+        if execution_id is None:
+            raise TypeError("execution object has no execution_id")
+        return cls(
+            execution_id=execution_id,
+            job_id=id_str(raw.get("job_id")),
+            job_name=_str_or_none(raw.get("job_name")),
+            job_type=_str_or_none(raw.get("job_type")),
+            status=_str_or_none(raw.get("status")),
+            status_detail=_str_or_none(raw.get("status_detail")),
+            start_time=parse_time(raw.get("start_time")),
+            end_time=parse_time(raw.get("end_time")),
+            backup_set_size=_int_or_none(raw.get("backup_set_size")),
+            run_type=_str_or_none(raw.get("run_type")),
+            raw=raw,
+        )
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able record for XCom and trigger events: the server's fields plus normalised ones."""
+        record = dict(self.raw)
+        record.update(
+            execution_id=self.execution_id,
+            job_id=self.job_id,
+            status=self.status,
+            status_detail=self.status_detail,
+            start_time=_iso(self.start_time),
+            end_time=_iso(self.end_time),
+            backup_set_size=self.backup_set_size,
+            duration_seconds=self.duration_seconds,
+        )
+        return record
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
