@@ -1,0 +1,59 @@
+# Two commands for a newcomer: `make demo` and `make test`. Each builds its own virtual environments.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+AIRFLOW3 ?= 3.3.2
+AIRFLOW2 ?= 2.11.2
+VENV3 := .venv
+VENV2 := .venv-af2
+# pip's notes about absent local mirrors are noise here; real errors still fail the build.
+PIP_QUIET = 2>&1 | { grep -v "^WARNING: Location" || true; }
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv venv-af2 lint test test-af3 test-af2 demo clean
+
+help:
+	@echo "make demo   - run the example pre-ETL pipeline against the embedded BaaS simulator"
+	@echo "make test   - lint and run every test on Airflow $(AIRFLOW3) and $(AIRFLOW2)"
+
+$(VENV3)/.installed: pyproject.toml
+	test -x $(VENV3)/bin/python || $(PYTHON) -m venv $(VENV3)
+	$(VENV3)/bin/pip install -q --upgrade pip $(PIP_QUIET)
+	$(VENV3)/bin/pip install -q "apache-airflow==$(AIRFLOW3)" -e ".[dev]" $(PIP_QUIET)
+	$(VENV3)/bin/python -c "import airflow, airflow_provider_baas; assert airflow.__version__ == '$(AIRFLOW3)'"
+	touch $@
+
+$(VENV2)/.installed: pyproject.toml
+	test -x $(VENV2)/bin/python || $(PYTHON) -m venv $(VENV2)
+	$(VENV2)/bin/pip install -q --upgrade pip $(PIP_QUIET)
+	$(VENV2)/bin/pip install -q "apache-airflow==$(AIRFLOW2)" -e ".[dev]" $(PIP_QUIET)
+	$(VENV2)/bin/python -c "import airflow, airflow_provider_baas; assert airflow.__version__ == '$(AIRFLOW2)'"
+	touch $@
+
+venv: $(VENV3)/.installed
+venv-af2: $(VENV2)/.installed
+
+lint: venv
+	$(VENV3)/bin/ruff check .
+	$(VENV3)/bin/ruff format --check .
+
+test-af3: venv
+	@echo "== Airflow $(AIRFLOW3) =="
+	$(VENV3)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-af2: venv-af2
+	@echo "== Airflow $(AIRFLOW2) =="
+	$(VENV2)/bin/ruff check .
+	$(VENV2)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint test-af3 test-af2
+
+demo: venv
+	$(VENV3)/bin/python -m airflow_provider_baas.demo
+
+clean:
+	rm -rf $(VENV3) $(VENV2) .pytest_cache .ruff_cache
