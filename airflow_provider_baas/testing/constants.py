@@ -1,0 +1,33 @@
+"""Constants shared by the simulator modules (standard library only, cheap to import)."""
+
+from __future__ import annotations
+
+#: Path prefix of every endpoint, as in ``https://<api-path>/data-protection/v2/...``.
+BASE_PATH = "/data-protection/v2"
+
+#: Bearer token the simulator accepts unless told otherwise (also used by the pytest fixture).
+DEFAULT_TOKEN = "baas-simulator-token"
+
+#: Principal name of the main ``token`` (key of ``site_access``).
+DEFAULT_PRINCIPAL = "default"
+
+#: Audience a JWT must contain when it carries an ``aud`` claim (VantageCloud Lake PAT flow).
+DEFAULT_JWT_AUDIENCE = "td:service:authentication"
+
+#: Site id of the built-in demo scenario (:meth:`Scenario.default`).
+DEFAULT_SITE_ID = "demo-site"
+
+#: Time scale of the ``baas_simulator`` pytest fixture: a 2-hour backup takes 2 real seconds.
+FIXTURE_TIME_SCALE = 3600.0
+
+SUCCESSFUL = "SUCCESSFUL"
+FAILED = "FAILED"
+ABORTED = "ABORTED"
+QUEUED = "QUEUED"
+RUNNING = "RUNNING"
+
+JOB_TYPES = ("BACKUP", "RESTORE")
+RUN_TYPES = ("FULL", "DELTA", "CUMULATIVE")
+
+#: ``2022-12-07T11:35:00.000000Z``
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
