@@ -12,6 +12,7 @@ try:  # Airflow 3.x: the task SDK
         AirflowNotFoundException,
         AirflowSensorTimeout,
         AirflowSkipException,
+        AirflowTaskTimeout,
         TaskDeferred,
     )
 
@@ -23,6 +24,7 @@ except ImportError:  # Airflow 2.11
         AirflowNotFoundException,
         AirflowSensorTimeout,
         AirflowSkipException,
+        AirflowTaskTimeout,
         TaskDeferred,
     )
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
@@ -38,6 +40,7 @@ __all__ = [
     "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "AirflowTaskTimeout",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
@@ -70,3 +73,40 @@ async def aget_connection(conn_id: str) -> Any:
     import asyncio
 
     return await asyncio.to_thread(BaseHook.get_connection, conn_id)
+
+
+def get_xcom_value(ti_key: Any, key: str) -> Any:
+    """Read one XCom value for an operator extra link."""
+    if AIRFLOW_V_3:
+        from airflow.sdk.execution_time.xcom import XCom
+    else:
+        from airflow.models.xcom import XCom  # type: ignore[no-redef]
+    return XCom.get_value(ti_key=ti_key, key=key)
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``, as every official provider reads it."""
+    if AIRFLOW_V_3:
+        from airflow.sdk import conf
+    else:
+        from airflow.configuration import conf  # type: ignore[no-redef]
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def is_deferral_timeout(exc: BaseException) -> bool:
+    """The framework's own deferral timeout fired (our trigger's deadline is normally first)."""
+    if AIRFLOW_V_3:
+        from airflow.sdk.exceptions import TaskDeferralTimeout
+
+        return isinstance(exc, TaskDeferralTimeout)
+    from airflow.exceptions import TaskDeferralError
+
+    return isinstance(exc, TaskDeferralError) and "timeout" in str(exc).lower()
+
+
+def poke_return_value(is_done: bool, xcom_value: Any = None) -> Any:
+    if AIRFLOW_V_3:
+        from airflow.sdk import PokeReturnValue
+    else:
+        from airflow.sensors.base import PokeReturnValue  # type: ignore[no-redef]
+    return PokeReturnValue(is_done=is_done, xcom_value=xcom_value)

@@ -113,3 +113,15 @@ def api_error_for(
     if status >= 500:
         return BaasServerError(status, method, path, message)
     return API_ERROR_BY_STATUS.get(status, BaasApiError)(status, method, path, message)
+
+
+class BaasExecutionFailed(BaasError):
+    """The execution ended in a failure status; the message carries the server's ``status_detail``."""
+
+
+class BaasWaitTimeout(BaasError):
+    """The task's wait ``timeout`` passed before the execution finished (it goes on on the server)."""
+
+
+class BaasInvalidEvent(BaasError):
+    """A trigger event that is missing or not one this provider emits."""

@@ -152,6 +152,19 @@ class Execution:
             raw=raw,
         )
 
+    @classmethod
+    def from_job_summary(cls, job: Job, last: LastExecution) -> Execution:
+        """The partial record a job's ``last_execution_details`` gives (one small request per poll)."""
+        raw = {
+            "execution_id": last.execution_id,
+            "job_id": job.job_id,
+            "job_name": job.name,
+            "job_type": job.job_type,
+            "site_id": job.site_id,
+            **{k: last.raw.get(k) for k in ("status", "start_time", "end_time", "backup_set_size")},
+        }
+        return cls.from_dict(raw)
+
     @property
     def duration_seconds(self) -> float | None:
         if self.start_time is None or self.end_time is None:

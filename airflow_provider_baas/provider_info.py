@@ -32,7 +32,17 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.operators.baas"]}
+        ],
+        "sensors": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.sensors.baas"]}
+        ],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.hooks.baas"]}],
+        "triggers": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.triggers.baas"]}
+        ],
+        "extra-links": ["airflow_provider_baas.operators.baas.BaasExecutionLink"],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Plan = Generator[RequestSpec | Sleep, Response | None, T]
+RunningTest = Callable[[str | None], bool] | None
 
 RUN_TYPES = ("FULL", "DELTA", "CUMULATIVE")
 JOB_TYPES = ("BACKUP", "RESTORE")
@@ -243,6 +244,12 @@ class BaasHook(BaseHook):
         """One execution, found in the job's listing (the API has no single-execution endpoint)."""
         return self._run(self._plan_get_execution(job_id, execution_id, site_id))
 
+    def poll_execution(
+        self, job_id: Any, execution_id: Any, site_id: str | None = None, *, is_running: RunningTest = None
+    ) -> Execution:
+        """The execution's current state, as cheaply as the API allows (see ``_plan_poll_execution``)."""
+        return self._run(self._plan_poll_execution(job_id, execution_id, site_id, is_running))
+
     def find_job_by_name(self, name: str, site_id: str | None = None) -> Job:
         """The one job whose name is exactly ``name``."""
         return self._run(self._plan_find_job_by_name(name, site_id))
@@ -283,6 +290,11 @@ class BaasHook(BaseHook):
 
     async def aget_execution(self, job_id: Any, execution_id: Any, site_id: str | None = None) -> Execution:
         return await self._arun(self._plan_get_execution(job_id, execution_id, site_id))
+
+    async def apoll_execution(
+        self, job_id: Any, execution_id: Any, site_id: str | None = None, *, is_running: RunningTest = None
+    ) -> Execution:
+        return await self._arun(self._plan_poll_execution(job_id, execution_id, site_id, is_running))
 
     async def afind_job_by_name(self, name: str, site_id: str | None = None) -> Job:
         return await self._arun(self._plan_find_job_by_name(name, site_id))
@@ -362,6 +374,22 @@ class BaasHook(BaseHook):
             f"{self._site_path(site_id)}/jobs/{job}/executions",
             f"execution {wanted} not found among the {len(executions)} executions of job {job}",
         )
+
+    def _plan_poll_execution(
+        self, job_id: Any, execution_id: Any, site_id: str | None, is_running: RunningTest
+    ) -> Plan[Execution]:
+        """One small GET of the job while its ``last_execution_details`` show this execution running.
+
+        Jobs keep hundreds of past executions and the listing is paged, so the listing is read
+        (stopping at the page that holds the execution) only when the summary cannot answer: the
+        execution finished (the full record carries ``status_detail``), or another one is newer.
+        """
+        wanted = validate_path_id(execution_id, "execution_id")
+        job = yield from self._plan_get_job(job_id, site_id)
+        last = job.last_execution
+        if is_running is not None and last is not None and last.refers_to(wanted) and is_running(last.status):
+            return Execution.from_job_summary(job, last)
+        return (yield from self._plan_get_execution(job_id, wanted, site_id))
 
     def _plan_find_job_by_name(self, name: str, site_id: str | None) -> Plan[Job]:
         if not isinstance(name, str) or not name.strip():

@@ -1,0 +1,199 @@
+"""How often to poll, and what each poll means: one policy for the operator, the sensor and the trigger.
+
+``PollingPolicy`` turns "how long have we waited" (and, when known, "how long does this job
+usually take") into the next wait: short at first so quick jobs are seen finishing quickly,
+growing to ``poll_interval`` so long backups cost few calls.
+
+``ExecutionWatch`` is the wait itself without any I/O: feed it each poll's execution (or error)
+and it answers success / failed / timeout / error, or "wait N seconds". The blocking loop of the
+operator, the sensor's poke and the async trigger all drive the same watch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_baas.errors import (
+    BaasAuthError,
+    BaasError,
+    BaasNotFoundError,
+    BaasRateLimitedError,
+    BaasResponseError,
+    BaasServerError,
+    BaasTransportError,
+    BaasValidationError,
+)
+from airflow_provider_baas.models import Execution
+from airflow_provider_baas.status import Outcome, StatusPolicy
+
+DEFAULT_POLL_INTERVAL = 60.0
+DEFAULT_FIRST_INTERVAL = 5.0
+# The wait grows as this share of the time waited so far (5 s until 25 s, 30 s at 2.5 min, ...).
+DEFAULT_RAMP = 0.2
+# With a known typical duration, polls far from the expected end may wait this many poll_intervals.
+FAR_FACTOR = 2.0
+# Transient errors tolerated in a row, and for how long without one good poll, before giving up.
+DEFAULT_MAX_CONSECUTIVE_ERRORS = 10
+DEFAULT_ERROR_WINDOW = 900.0
+# A just-started execution may take a while to appear in the job's listing.
+DEFAULT_NOT_FOUND_GRACE = 300.0
+
+SUCCESS, FAILED, TIMEOUT, ERROR, WAIT = "success", "failed", "timeout", "error", "wait"
+FINAL_STATES = (SUCCESS, FAILED, TIMEOUT, ERROR)
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+@dataclass(frozen=True)
+class PollingPolicy:
+    """The polling schedule: next wait from the time waited so far and the job's typical duration."""
+
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    first_interval: float = DEFAULT_FIRST_INTERVAL
+    ramp: float = DEFAULT_RAMP
+
+    def __post_init__(self) -> None:
+        if not self.poll_interval > 0:
+            raise BaasValidationError(f"poll_interval must be positive, got {self.poll_interval!r}")
+        if self.first_interval > self.poll_interval:
+            object.__setattr__(self, "first_interval", self.poll_interval)
+
+    def next_wait(self, elapsed: float, expected_duration: float | None = None) -> float:
+        ramp = _clamp(elapsed * self.ramp, self.first_interval, self.poll_interval)
+        if not expected_duration or expected_duration <= 0:
+            return ramp
+        remaining = expected_duration - elapsed
+        if remaining > 0:
+            # Halve the gap to the expected end: sparse while far from it, dense as it nears.
+            return _clamp(remaining / 2, self.first_interval, self.poll_interval * FAR_FACTOR)
+        return _clamp(-remaining * self.ramp, self.first_interval, self.poll_interval)
+
+    def error_wait(self, consecutive_errors: int) -> float:
+        """Back off on repeated transient errors, never beyond the normal interval."""
+        return _clamp(
+            self.first_interval * 2 ** (consecutive_errors - 1), self.first_interval, self.poll_interval
+        )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that a later poll may not see again. 401/403/404 and bad input are not transient."""
+    if isinstance(exc, BaasAuthError | BaasValidationError):
+        return False
+    return isinstance(exc, BaasTransportError | BaasRateLimitedError | BaasServerError | BaasResponseError)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do after a poll: a final ``state`` with its message, or ``WAIT`` for ``wait`` seconds."""
+
+    state: str
+    message: str
+    wait: float = 0.0
+    execution: dict[str, Any] | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+@dataclass
+class ExecutionWatch:
+    """The wait for one execution, free of I/O; times are wall-clock epoch seconds."""
+
+    job_id: str
+    execution_id: str
+    status_policy: StatusPolicy = field(default_factory=StatusPolicy)
+    polling: PollingPolicy = field(default_factory=PollingPolicy)
+    started_at: float = field(default_factory=time.time)
+    deadline: float | None = None
+    expected_duration: float | None = None
+    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS
+    error_window: float = DEFAULT_ERROR_WINDOW
+    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
+    clock: Callable[[], float] = time.time
+    consecutive_errors: int = 0
+    last_good_poll: float | None = None
+    last_status: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return f"BaaS execution {self.execution_id} of job {self.job_id}"
+
+    def elapsed(self) -> float:
+        return max(0.0, self.clock() - self.started_at)
+
+    def observe(self, execution: Execution) -> Decision:
+        """Judge one successful poll."""
+        self.consecutive_errors = 0
+        self.last_good_poll = self.clock()
+        self.last_status = execution.status
+        record = execution.to_dict()
+        outcome = self.status_policy.classify(execution.status)
+        if outcome is Outcome.SUCCESS:
+            return Decision(
+                SUCCESS, f"{self.subject} finished with status {execution.status}", execution=record
+            )
+        if outcome is Outcome.FAILED:
+            detail = execution.status_detail or "no detail given by the server"
+            return Decision(
+                FAILED, f"{self.subject} ended with status {execution.status}: {detail}", execution=record
+            )
+        return self._wait_or_timeout(self.polling.next_wait(self.elapsed(), self.expected_duration), record)
+
+    def observe_error(self, exc: BaseException) -> Decision:
+        """Judge a failed poll: transient errors are retried within the budget, others end the wait."""
+        now = self.clock()
+        in_grace = (
+            isinstance(exc, BaasNotFoundError)
+            and "execution" in str(exc)
+            and (now - self.started_at < self.not_found_grace)
+        )
+        if not (is_transient(exc) or in_grace):
+            kind = type(exc).__name__ if isinstance(exc, BaasError) else f"unexpected {type(exc).__name__}"
+            return Decision(ERROR, f"{self.subject}: {kind}: {exc}")
+        self.consecutive_errors += 1
+        since_good = now - (self.last_good_poll if self.last_good_poll is not None else self.started_at)
+        if self.consecutive_errors > self.max_consecutive_errors or since_good > self.error_window:
+            return Decision(
+                ERROR,
+                f"{self.subject}: giving up after {self.consecutive_errors} failed polls in a row "
+                f"({since_good:.0f}s without an answer); last error: {exc}",
+            )
+        return self._wait_or_timeout(self.polling.error_wait(self.consecutive_errors), None)
+
+    def check_deadline(self) -> Decision | None:
+        """A timeout decision once the deadline has passed (checked before every poll too)."""
+        if self.deadline is not None and self.clock() >= self.deadline:
+            status = f" (last status {self.last_status})" if self.last_status else ""
+            return Decision(
+                TIMEOUT,
+                f"Timed out after {self.elapsed():.0f}s waiting for {self.subject}{status}. The BaaS API has "
+                f"no cancel endpoint: the execution goes on on the server.",
+            )
+        return None
+
+    def _wait_or_timeout(self, wait: float, record: dict[str, Any] | None) -> Decision:
+        if (timed_out := self.check_deadline()) is not None:
+            return Decision(timed_out.state, timed_out.message, execution=record)
+        if self.deadline is not None:
+            wait = max(0.0, min(wait, self.deadline - self.clock()))
+        status = self.last_status or "unknown"
+        return Decision(
+            WAIT,
+            f"{self.subject}: {status} after {_duration(self.elapsed())}; next poll in {wait:.0f}s",
+            wait=wait,
+            execution=record,
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"

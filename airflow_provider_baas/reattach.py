@@ -1,0 +1,136 @@
+"""Task-scoped reattach: a retry (or a re-run after a worker crash) finds the execution an earlier
+try of *this* task instance started, instead of starting a second, paid backup.
+
+Where the memory comes from:
+- Airflow 3.3: the task state store (``context["task_state_store"]``), which survives retries.
+  We write "about to execute" before the POST and the execution id right after it, so even a
+  lost execute answer is found again by its send time.
+- Elsewhere (Airflow 2.11): the job's executions that started at or after this task instance's
+  first try (from the task-instance history), newest first.
+Never an execution that started before this task instance's first try.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow_provider_baas.models import Execution, parse_time
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "baas_execution"
+# Server and worker clocks differ a little; the POST's own send time is widened by this much.
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class EarlierStart:
+    """What an earlier try is known to have done: an execution id, or only a POST sent at a time."""
+
+    execution_id: str | None
+    not_before: datetime
+    source: str
+
+
+class ExecutionLedger:
+    """Remembers, per task instance, which execution of which job it started."""
+
+    def __init__(self, context: Any, job_id: str, site_id: str) -> None:
+        self._store = _state_store(context)
+        self._ti = context.get("ti") if hasattr(context, "get") else None
+        self._job_id, self._site_id = job_id, site_id
+
+    def _same_job(self, memory: Any) -> bool:
+        return (
+            isinstance(memory, dict)
+            and str(memory.get("job_id")) == self._job_id
+            and str(memory.get("site_id")) == self._site_id
+        )
+
+    def earlier_start(self) -> EarlierStart | None:
+        """What an earlier try of this task instance did, if anything can tell."""
+        if self._store is not None:
+            memory = self._store.get(STATE_KEY)
+            if not self._same_job(memory):
+                return None
+            sent_at = parse_time(memory.get("sent_at"))
+            if sent_at is None:
+                return None
+            return EarlierStart(memory.get("execution_id"), sent_at - CLOCK_SKEW, "task state store")
+        if _try_number(self._ti) <= 1:
+            return None
+        first_try = first_try_start(self._ti)
+        if first_try is None:
+            log.warning(
+                "Cannot tell when this task instance's first try started: reattach is off for this run"
+            )
+            return None
+        return EarlierStart(None, first_try, "executions since the first try")
+
+    def remember_sending(self, sent_at: datetime) -> None:
+        self._write({"job_id": self._job_id, "site_id": self._site_id, "sent_at": sent_at.isoformat()})
+
+    def remember_started(self, sent_at: datetime, execution_id: str) -> None:
+        self._write(
+            {
+                "job_id": self._job_id,
+                "site_id": self._site_id,
+                "sent_at": sent_at.isoformat(),
+                "execution_id": execution_id,
+            }
+        )
+
+    def _write(self, value: dict[str, Any]) -> None:
+        if self._store is not None:
+            self._store.set(STATE_KEY, value)
+
+
+def pick_earlier_execution(earlier: EarlierStart, executions: list[Execution]) -> Execution | None:
+    """The execution an earlier try started: by id when known, else the newest started since then."""
+    if earlier.execution_id is not None:
+        return next((e for e in executions if e.execution_id == str(earlier.execution_id)), None)
+    since = [e for e in executions if e.start_time is not None and e.start_time >= earlier.not_before]
+    return max(since, key=lambda e: e.start_time) if since else None  # type: ignore[arg-type,return-value]
+
+
+def _state_store(context: Any) -> Any:
+    try:
+        return context.get("task_state_store") if hasattr(context, "get") else None
+    except Exception:  # an accessor that cannot reach the API server behaves as "no store"
+        return None
+
+
+def _try_number(ti: Any) -> int:
+    try:
+        return int(getattr(ti, "try_number", 1) or 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def first_try_start(ti: Any) -> datetime | None:
+    """When this task instance's first try started (Airflow 2.x: from the task-instance history)."""
+    starts = [s for s in (getattr(ti, "start_date", None),) if s is not None]
+    try:
+        from airflow.models.taskinstancehistory import TaskInstanceHistory
+        from airflow.utils.session import create_session
+        from sqlalchemy import func, select
+
+        with create_session() as session:
+            earliest = session.scalar(
+                select(func.min(TaskInstanceHistory.start_date)).where(
+                    TaskInstanceHistory.dag_id == ti.dag_id,
+                    TaskInstanceHistory.task_id == ti.task_id,
+                    TaskInstanceHistory.run_id == ti.run_id,
+                    TaskInstanceHistory.map_index == getattr(ti, "map_index", -1),
+                )
+            )
+        if earliest is not None:
+            starts.append(earliest)
+    except Exception as exc:  # no DB access (Airflow 3 workers) or no history table
+        log.debug("Task-instance history unavailable: %s", exc)
+        if _try_number(ti) > 1:
+            return None
+    return min(starts) if starts else None

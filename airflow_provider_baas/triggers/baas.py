@@ -1,0 +1,150 @@
+"""BaasExecutionTrigger: waits for a BaaS execution in the triggerer, fully async.
+
+Its kwargs hold no secret (only the connection id) and an *absolute* deadline, so a trigger
+re-created after a triggerer restart keeps the deadline of the original wait. It only reads, so
+two copies running at once (triggerer HA) reach the same single outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
+from airflow_provider_baas.polling import (
+    DEFAULT_FIRST_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+    Decision,
+    ExecutionWatch,
+    PollingPolicy,
+)
+from airflow_provider_baas.status import Outcome, StatusPolicy
+
+NO_CANCEL = (
+    "The BaaS API has no cancel endpoint: execution {execution_id} of job {job_id} goes on on the server."
+)
+
+
+class BaasExecutionTrigger(BaseTrigger):
+    """Polls one execution until it succeeds, fails, the deadline passes, or errors exhaust the budget.
+
+    Fires exactly one event: ``{"status": "success" | "failed" | "timeout" | "error", "message",
+    "job_id", "execution_id", "site_id", "execution": <record or None>, "elapsed_seconds"}``.
+
+    :param deadline: absolute wall-clock deadline (epoch seconds), or None to wait forever.
+    :param started_at: epoch seconds when the wait began (drives the polling schedule).
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        execution_id: str,
+        site_id: str | None = None,
+        baas_conn_id: str = DEFAULT_CONN_ID,
+        deadline: float | None = None,
+        started_at: float | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        first_interval: float = DEFAULT_FIRST_INTERVAL,
+        expected_duration: float | None = None,
+        success_statuses: list[str] | None = None,
+        failure_statuses: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.job_id = str(job_id)
+        self.execution_id = str(execution_id)
+        self.site_id = site_id
+        self.baas_conn_id = baas_conn_id
+        self.deadline = deadline
+        self.started_at = time.time() if started_at is None else started_at
+        self.poll_interval = poll_interval
+        self.first_interval = first_interval
+        self.expected_duration = expected_duration
+        self.status_policy = StatusPolicy.build(success_statuses, failure_statuses)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "execution_id": self.execution_id,
+                "site_id": self.site_id,
+                "baas_conn_id": self.baas_conn_id,
+                "deadline": self.deadline,
+                "started_at": self.started_at,
+                "poll_interval": self.poll_interval,
+                "first_interval": self.first_interval,
+                "expected_duration": self.expected_duration,
+                **self.status_policy.to_kwargs(),
+            },
+        )
+
+    def _watch(self) -> ExecutionWatch:
+        return ExecutionWatch(
+            job_id=self.job_id,
+            execution_id=self.execution_id,
+            status_policy=self.status_policy,
+            polling=PollingPolicy(poll_interval=self.poll_interval, first_interval=self.first_interval),
+            started_at=self.started_at,
+            deadline=self.deadline,
+            expected_duration=self.expected_duration,
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_baas.hooks.baas import BaasHook
+
+        hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
+        watch = self._watch()
+        is_running = self._is_running
+        while True:
+            decision = watch.check_deadline() or await self._poll(hook, watch, is_running)
+            if decision.final:
+                self._log_final(decision)
+                yield TriggerEvent(self._event(decision, watch))
+                return
+            self.log.info("%s", decision.message)
+            await asyncio.sleep(decision.wait)
+
+    def _is_running(self, status: str | None) -> bool:
+        return self.status_policy.classify(status) is Outcome.RUNNING
+
+    async def _poll(self, hook: Any, watch: ExecutionWatch, is_running: Any) -> Decision:
+        try:
+            execution = await hook.apoll_execution(
+                self.job_id, self.execution_id, self.site_id, is_running=is_running
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # judged by the watch: transient → retry within budget, else error event
+            decision = watch.observe_error(exc)
+            if not decision.final:
+                self.log.warning(
+                    "Poll of %s failed (%s); retrying in %.0fs", watch.subject, exc, decision.wait
+                )
+            return decision
+        return watch.observe(execution)
+
+    def _event(self, decision: Decision, watch: ExecutionWatch) -> dict[str, Any]:
+        return {
+            "status": decision.state,
+            "message": decision.message,
+            "job_id": self.job_id,
+            "execution_id": self.execution_id,
+            "site_id": self.site_id,
+            "execution": decision.execution,
+            "elapsed_seconds": round(watch.elapsed(), 3),
+        }
+
+    def _log_final(self, decision: Decision) -> None:
+        if decision.state == "success":
+            self.log.info("%s", decision.message)
+        else:
+            self.log.error("%s", decision.message)
+
+    async def on_kill(self) -> None:
+        """Airflow 3.3: the user marked the deferred task failed or cleared; nothing can be cancelled."""
+        self.log.warning(NO_CANCEL.format(execution_id=self.execution_id, job_id=self.job_id))
