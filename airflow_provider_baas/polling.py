@@ -185,7 +185,7 @@ class ExecutionWatch:
         status = self.last_status or "unknown"
         return Decision(
             WAIT,
-            f"{self.subject}: {status} after {_duration(self.elapsed())}; next poll in {wait:.0f}s",
+            f"{self.subject}: {status} after {_duration(self.elapsed())}; next poll in {_duration(wait)}",
             wait=wait,
             execution=record,
         )

@@ -3,10 +3,12 @@ try of *this* task instance started, instead of starting a second, paid backup.
 
 Where the memory comes from:
 - Airflow 3.3: the task state store (``context["task_state_store"]``), which survives retries.
-  We write "about to execute" before the POST and the execution id right after it, so even a
-  lost execute answer is found again by its send time.
-- Elsewhere (Airflow 2.11): the job's executions that started at or after this task instance's
-  first try (from the task-instance history), newest first.
+- Airflow 2.11 (no task state store): one Airflow Variable per task instance, named
+  ``baas_provider.task_state.<dag>.<task>.<run>.<map_index>``, deleted when the task succeeds.
+Either way we write "about to execute" before the POST and the execution id right after it, so
+even a lost execute answer is found again by its send time.
+- Neither available: the job's executions that started at or after this task instance's first
+  try (from the task-instance history), newest first.
 Never an execution that started before this task instance's first try.
 """
 
@@ -39,8 +41,8 @@ class ExecutionLedger:
     """Remembers, per task instance, which execution of which job it started."""
 
     def __init__(self, context: Any, job_id: str, site_id: str) -> None:
-        self._store = _state_store(context)
         self._ti = context.get("ti") if hasattr(context, "get") else None
+        self._store = _state_store(context) or _variable_store(self._ti)
         self._job_id, self._site_id = job_id, site_id
 
     def _same_job(self, memory: Any) -> bool:
@@ -83,9 +85,49 @@ class ExecutionLedger:
             }
         )
 
+    def forget(self) -> None:
+        """After success: a later clear-and-rerun of the task must start a new backup."""
+        if self._store is not None and hasattr(self._store, "delete"):
+            self._store.delete(STATE_KEY)
+
     def _write(self, value: dict[str, Any]) -> None:
         if self._store is not None:
             self._store.set(STATE_KEY, value)
+
+
+class VariableStateStore:
+    """Airflow 2.x stand-in for the task state store: a Variable scoped to one task instance."""
+
+    def __init__(self, ti: Any) -> None:
+        self._name = ".".join(
+            ["baas_provider.task_state", ti.dag_id, ti.task_id, ti.run_id, str(getattr(ti, "map_index", -1))]
+        )
+
+    def get(self, key: str) -> Any:
+        from airflow.models import Variable
+
+        value = Variable.get(self._name, default_var=None, deserialize_json=True)
+        return value.get(key) if isinstance(value, dict) else None
+
+    def set(self, key: str, value: Any) -> None:
+        from airflow.models import Variable
+
+        Variable.set(
+            self._name, {key: value}, serialize_json=True, description="airflow-provider-baas reattach"
+        )
+
+    def delete(self, key: str) -> None:
+        from airflow.models import Variable
+
+        Variable.delete(self._name)
+
+
+def _variable_store(ti: Any) -> VariableStateStore | None:
+    from airflow_provider_baas._compat import AIRFLOW_V_3
+
+    if AIRFLOW_V_3 or ti is None or not all(hasattr(ti, a) for a in ("dag_id", "task_id", "run_id")):
+        return None
+    return VariableStateStore(ti)
 
 
 def pick_earlier_execution(earlier: EarlierStart, executions: list[Execution]) -> Execution | None:

@@ -206,7 +206,7 @@ class BaasHook(BaseHook):
 
     def resolve_site_id(self, site_id: str | None = None) -> str:
         """The call's site, else the hook's, else the connection's; a clear error when none is set."""
-        chosen = site_id or self.site_id or (self._config.site_id if self._config else None)
+        chosen = site_id or self.site_id or self.config.site_id
         if not chosen:
             raise BaasConfigurationError(
                 f"No BaaS site_id: pass site_id= to the task or hook, or set 'site_id' in the extra of "
@@ -446,13 +446,15 @@ class BaasHook(BaseHook):
     def _plan_recover_execution(self, job: str, site: str, sent_at: datetime, reason: str) -> Plan[str]:
         """Find the execution a lost execute answer started; never re-send the POST."""
         since = sent_at - CLOCK_SKEW
+        last_error = ""
         for attempt in range(1, EXECUTE_LOOKUP_ATTEMPTS + 1):
+            if attempt > 1:
+                yield Sleep(EXECUTE_LOOKUP_INTERVAL)
             try:
                 executions = yield from self._plan_list_executions(job, site)
             except BaasError as exc:
-                raise BaasExecuteOutcomeUnknown(
-                    job, site, f"{reason}; listing executions failed: {exc}"
-                ) from exc
+                last_error = f"; listing executions failed: {exc}"
+                continue
             candidates = executions_started_since(executions, since)
             if len(candidates) == 1:
                 found = candidates[0]
@@ -469,11 +471,8 @@ class BaasHook(BaseHook):
                 raise BaasExecuteOutcomeUnknown(
                     job, site, f"{reason}; several executions started since: {ids}"
                 )
-            if attempt < EXECUTE_LOOKUP_ATTEMPTS:
-                yield Sleep(EXECUTE_LOOKUP_INTERVAL)
-        raise BaasExecuteOutcomeUnknown(
-            job, site, f"{reason}; no execution of the job started since {since.isoformat()}"
-        )
+            last_error = f"; no execution of the job started since {since.isoformat()}"
+        raise BaasExecuteOutcomeUnknown(job, site, reason + last_error)
 
     # -- drivers
 
@@ -496,7 +495,7 @@ class BaasHook(BaseHook):
                 continue
             try:
                 step = self._send_sync(instruction)
-            except MaybeSent as exc:
+            except Exception as exc:  # handed to the plan, which may recover (lost execute answer)
                 error = exc
 
     async def _arun(self, plan: Plan[T]) -> T:
@@ -515,7 +514,7 @@ class BaasHook(BaseHook):
                 continue
             try:
                 step = await self._send_async(instruction)
-            except MaybeSent as exc:
+            except Exception as exc:  # handed to the plan, which may recover (lost execute answer)
                 error = exc
 
     def _send_sync(self, spec: RequestSpec) -> Response:

@@ -8,6 +8,7 @@ so the retry rules and the at-most-once execute rule are written once, here and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
@@ -15,7 +16,7 @@ import random
 import ssl
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -268,6 +269,26 @@ def shared_session(verify: bool | str) -> aiohttp.ClientSession:
         session = aiohttp.ClientSession(connector=connector, trust_env=True, raise_for_status=False)
         per_loop[verify] = session
     return session
+
+
+_leases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def shared_session_lease() -> AsyncIterator[None]:
+    """Held by each running trigger: the loop's pooled sessions close when the last lease ends.
+
+    In the triggerer the loop lives long and leases overlap, so sessions stay open and are shared;
+    ``dag.test()`` runs each trigger on a loop of its own, which then closes without leaking.
+    """
+    loop = asyncio.get_running_loop()
+    _leases[loop] = _leases.get(loop, 0) + 1
+    try:
+        yield
+    finally:
+        _leases[loop] -= 1
+        if _leases[loop] == 0:
+            await close_shared_sessions()
 
 
 async def close_shared_sessions() -> None:

@@ -128,16 +128,20 @@ class BaasExecuteJobOperator(BaseOperator):
         self._push(context, XCOM_EXECUTION_ID, execution_id)
         self._push(context, XCOM_EXECUTION_URL, hook.execution_url(job_id, execution_id, site))
         self._started = (job_id, execution_id)
-        if not self.wait_for_completion:
-            return execution_id
-        return self._wait(hook, context, job_id, execution_id, site)
+        result = (
+            self._wait(hook, context, job_id, execution_id, site)
+            if self.wait_for_completion
+            else execution_id
+        )
+        self._ledger(context, job_id, site).forget()
+        return result
 
     # -- starting, or attaching to what an earlier try started
 
     def _attach_or_start(self, hook: BaasHook, context: Any, job_id: str, run_type: str, site: str) -> str:
-        from airflow_provider_baas.reattach import ExecutionLedger, pick_earlier_execution
+        from airflow_provider_baas.reattach import pick_earlier_execution
 
-        ledger = ExecutionLedger(context, job_id, site)
+        ledger = self._ledger(context, job_id, site)
         if self.reattach and (earlier := ledger.earlier_start()) is not None:
             found = pick_earlier_execution(earlier, hook.list_job_executions(job_id, site))
             if found is not None:
@@ -165,6 +169,11 @@ class BaasExecuteJobOperator(BaseOperator):
         execution_id = hook.execute_job(job_id, run_type, site)
         ledger.remember_started(sent_at, execution_id)
         return execution_id
+
+    def _ledger(self, context: Any, job_id: str, site: str) -> Any:
+        from airflow_provider_baas.reattach import ExecutionLedger
+
+        return ExecutionLedger(context, job_id, site)
 
     # -- waiting
 
@@ -212,7 +221,9 @@ class BaasExecuteJobOperator(BaseOperator):
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         """Resumes after the trigger: validates the event and concludes like the blocking path."""
         decision = decision_from_event(event)
-        return self._conclude(context, decision, str(event["job_id"]), str(event["execution_id"]))
+        result = self._conclude(context, decision, str(event["job_id"]), str(event["execution_id"]))
+        self._ledger(context, str(event["job_id"]), str(event.get("site_id") or "")).forget()
+        return result
 
     def _conclude(self, context: Any, decision: Any, job_id: str, execution_id: str) -> dict[str, Any]:
         if decision.state == TIMEOUT and self._task_deadline_passed(context):

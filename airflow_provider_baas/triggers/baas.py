@@ -96,16 +96,20 @@ class BaasExecutionTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_baas.hooks.baas import BaasHook
+        from airflow_provider_baas.hooks.transport import shared_session_lease
 
         hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
         watch = self._watch()
-        is_running = self._is_running
+        async with shared_session_lease():
+            decision = await self._wait(hook, watch)
+        self._log_final(decision)
+        yield TriggerEvent(self._event(decision, watch))
+
+    async def _wait(self, hook: Any, watch: ExecutionWatch) -> Decision:
         while True:
-            decision = watch.check_deadline() or await self._poll(hook, watch, is_running)
+            decision = watch.check_deadline() or await self._poll(hook, watch, self._is_running)
             if decision.final:
-                self._log_final(decision)
-                yield TriggerEvent(self._event(decision, watch))
-                return
+                return decision
             self.log.info("%s", decision.message)
             await asyncio.sleep(decision.wait)
 
