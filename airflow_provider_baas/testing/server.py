@@ -44,8 +44,11 @@ _SHUTDOWN_TIMEOUT = 2.0
 class RecordedRequest:
     """One request as the simulator saw it. Headers and bodies are never recorded.
 
-    ``status`` is None while the request is being answered and when no answer was sent
-    (``drop`` and ``lost_answer`` faults); ``fault`` is the kind of the fault applied, if any.
+    ``time`` is the wall-clock arrival time (epoch seconds). ``status`` is None while the request
+    is being answered and when no answer was sent (``drop`` and ``lost_answer`` faults, or a
+    delayed request cut short by :meth:`BaasSimulator.stop`); ``fault`` is the kind of the fault
+    applied, if any. A request held by a ``delay`` fault is processed after the delay even if the
+    client has given up meanwhile, like on a slow server.
     """
 
     method: str
@@ -453,6 +456,8 @@ class BaasSimulator:
                 record.fault = fault.kind
                 if fault.delay > 0:
                     await self._sleep(fault.delay)
+                    if self._stopping is not None and self._stopping.is_set():
+                        return self._drop(request, record)  # shutting down: do not process it
                 kind = fault.kind
                 if kind == "drop":
                     return self._drop(request, record)
@@ -468,9 +473,15 @@ class BaasSimulator:
             log.exception("BaaS simulator: error handling %s %s", method, path)
             response = _error(SimError(500, f"simulator error: {type(exc).__name__}"))
         record.status = response.status
-        if self.on_request is not None:
-            self.on_request(record)
+        self._notify(record)
         return response
+
+    def _notify(self, record: RecordedRequest) -> None:
+        if self.on_request is not None:
+            try:
+                self.on_request(record)
+            except Exception:
+                log.exception("BaaS simulator: on_request callback failed")
 
     def _drop(self, request: web.BaseRequest, record: RecordedRequest) -> web.StreamResponse:
         """Close the connection without an answer (aiohttp then skips writing the response)."""
@@ -478,8 +489,7 @@ class BaasSimulator:
         if transport is not None:
             transport.close()
         record.status = None
-        if self.on_request is not None:
-            self.on_request(record)
+        self._notify(record)
         return web.Response(status=204)
 
     async def _sleep(self, seconds: float) -> None:

@@ -81,7 +81,8 @@ class SimClock:
         self.start = self._sim0
 
     def now(self) -> float:
-        return self._sim0 + (self._source() - self._real0) * self._scale
+        with self._lock:
+            return self._sim0 + (self._source() - self._real0) * self._scale
 
     def advance(self, seconds: float) -> None:
         """Jump ``seconds`` of BaaS time forward."""
