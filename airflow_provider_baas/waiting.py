@@ -8,9 +8,10 @@ result or exception, identically for every caller.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_baas._compat import AirflowTaskTimeout
 from airflow_provider_baas.errors import (
     BaasError,
     BaasExecutionFailed,
@@ -94,7 +95,13 @@ def wait_blocking(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, lo
         time.sleep(decision.wait)
 
 
-def make_trigger(watch: ExecutionWatch, site_id: str | None, conn_id: str, polling: PollingPolicy) -> Any:
+def make_trigger(
+    watch: ExecutionWatch,
+    site_id: str | None,
+    conn_id: str,
+    polling: PollingPolicy,
+    deadline_kind: str = "timeout",
+) -> Any:
     from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
 
     return BaasExecutionTrigger(
@@ -103,6 +110,7 @@ def make_trigger(watch: ExecutionWatch, site_id: str | None, conn_id: str, polli
         site_id=site_id,
         baas_conn_id=conn_id,
         deadline=watch.deadline,
+        deadline_kind=deadline_kind,
         started_at=watch.started_at,
         poll_interval=polling.poll_interval,
         first_interval=polling.first_interval,
@@ -143,3 +151,130 @@ def raise_for_decision(decision: Decision, job_id: str, execution_id: str, log: 
     if decision.state == ERROR:
         raise BaasError(decision.message)
     raise BaasInvalidEvent(f"Not a final decision: {decision!r}")
+
+
+class ExecutionRunnerMixin:
+    """Start-or-reattach and wait, for any operator or sensor that runs a BaaS job itself.
+
+    The class using it provides: ``status_policy``, ``reattach``, ``timeout`` (seconds or None),
+    ``polling``, ``deferrable``, ``baas_conn_id``, and BaseOperator's ``execution_timeout``,
+    ``log`` and ``defer``.
+    """
+
+    status_policy: StatusPolicy
+    reattach: bool
+    timeout: float | None
+    deferrable: bool
+    baas_conn_id: str
+    execution_timeout: timedelta | None
+    log: Any
+    defer: Any
+
+    @property
+    def polling(self) -> PollingPolicy:
+        raise NotImplementedError
+
+    # -- starting, or attaching to what an earlier try of this task instance started
+
+    def _attach_or_start(self, hook: BaasHook, context: Any, job_id: str, run_type: str, site: str) -> str:
+        from airflow_provider_baas.reattach import pick_earlier_execution
+
+        ledger = self._ledger(context, job_id, site)
+        if self.reattach and (earlier := ledger.earlier_start()) is not None:
+            found = pick_earlier_execution(earlier, hook.list_job_executions(job_id, site))
+            if found is not None:
+                if self.status_policy.classify(found.status) is not Outcome.FAILED:
+                    self.log.warning(
+                        "Reattaching to execution %s of BaaS job %s (status %s, started %s): an earlier try "
+                        "of this task instance started it (found via %s); not starting another.",
+                        found.execution_id,
+                        job_id,
+                        found.status,
+                        found.start_time,
+                        earlier.source,
+                    )
+                    return found.execution_id
+                self.log.warning(
+                    "Execution %s of BaaS job %s from an earlier try ended %s (%s): starting a new one.",
+                    found.execution_id,
+                    job_id,
+                    found.status,
+                    found.status_detail or "no detail",
+                )
+        sent_at = datetime.now(UTC)
+        ledger.remember_sending(sent_at)
+        execution_id = hook.execute_job(job_id, run_type, site)
+        ledger.remember_started(sent_at, execution_id)
+        return execution_id
+
+    def _ledger(self, context: Any, job_id: str, site: str) -> Any:
+        from airflow_provider_baas.reattach import ExecutionLedger
+
+        return ExecutionLedger(context, job_id, site)
+
+    # -- waiting
+
+    def _deadlines(self, context: Any) -> tuple[float | None, float | None]:
+        """(wait deadline, execution_timeout deadline) as epoch seconds."""
+        wait_deadline = time.time() + self.timeout if self.timeout else None
+        task_deadline = None
+        ti = context.get("ti") if hasattr(context, "get") else None
+        start = getattr(ti, "start_date", None)
+        if self.execution_timeout is not None and isinstance(start, datetime):
+            task_deadline = start.timestamp() + self.execution_timeout.total_seconds()
+        return wait_deadline, task_deadline
+
+    def _watch(self, context: Any, job_id: str, execution_id: str) -> tuple[ExecutionWatch, str]:
+        """The watch, and which deadline binds it ("timeout" or "execution_timeout")."""
+        wait_deadline, task_deadline = self._deadlines(context)
+        kind, deadline = "timeout", wait_deadline
+        if task_deadline is not None and (deadline is None or task_deadline < deadline):
+            kind, deadline = "execution_timeout", task_deadline
+        watch = ExecutionWatch(
+            job_id=job_id,
+            execution_id=execution_id,
+            status_policy=self.status_policy,
+            polling=self.polling,
+            deadline=deadline,
+        )
+        return watch, kind
+
+    def _wait(self, hook: BaasHook, context: Any, job_id: str, execution_id: str, site: str) -> Any:
+        """Poll once; then defer to the trigger, or poll here until a final decision."""
+        watch, deadline_kind = self._watch(context, job_id, execution_id)
+        decision = poll_once(hook, watch, site)  # a job that finished at once needs no trigger
+        if not decision.final:
+            if self.deferrable:
+                self.log.info("%s; deferring to the triggerer", decision.message)
+                self.defer(
+                    trigger=make_trigger(watch, site, self.baas_conn_id, self.polling, deadline_kind),
+                    method_name="execute_complete",
+                    timeout=defer_timeout(watch.deadline),
+                )
+            self.log.info("%s", decision.message)
+            try:
+                time.sleep(decision.wait)
+                decision = wait_blocking(hook, watch, site, self.log)
+            except AirflowTaskTimeout:
+                self.log.error("%s", NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
+                raise
+        return self._conclude(decision, job_id, execution_id, deadline_kind)
+
+    def _resume(self, context: Any, event: Any) -> dict[str, Any]:
+        """After the trigger: validate the event and conclude like the blocking path."""
+        decision = decision_from_event(event)
+        job_id, execution_id = str(event["job_id"]), str(event["execution_id"])
+        record = self._conclude(decision, job_id, execution_id, str(event.get("deadline_kind") or "timeout"))
+        self._ledger(context, job_id, str(event.get("site_id") or "")).forget()
+        return record
+
+    def _conclude(
+        self, decision: Decision, job_id: str, execution_id: str, deadline_kind: str
+    ) -> dict[str, Any]:
+        if decision.state == TIMEOUT and deadline_kind == "execution_timeout":
+            self.log.error("%s", NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
+            raise AirflowTaskTimeout(f"execution_timeout reached: {decision.message}")
+        record = raise_for_decision(decision, job_id, execution_id, self.log)
+        record.setdefault("execution_id", execution_id)
+        record.setdefault("job_id", job_id)
+        return record

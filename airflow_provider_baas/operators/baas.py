@@ -5,14 +5,12 @@ Importing this module is cheap (no requests, aiohttp or jwt): DAG files import i
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_baas._compat import (
-    AirflowTaskTimeout,
     BaseOperator,
     BaseOperatorLink,
     default_deferrable,
@@ -20,19 +18,14 @@ from airflow_provider_baas._compat import (
 )
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
 from airflow_provider_baas.errors import BaasWaitTimeout
-from airflow_provider_baas.polling import DEFAULT_POLL_INTERVAL, TIMEOUT, ExecutionWatch, PollingPolicy
-from airflow_provider_baas.status import Outcome, StatusPolicy
+from airflow_provider_baas.polling import DEFAULT_POLL_INTERVAL, PollingPolicy
+from airflow_provider_baas.status import StatusPolicy
 from airflow_provider_baas.waiting import (
     NO_CANCEL,
+    ExecutionRunnerMixin,
     check_one_job_reference,
-    decision_from_event,
-    defer_timeout,
-    make_trigger,
-    poll_once,
-    raise_for_decision,
     resolve_job_id,
     seconds,
-    wait_blocking,
 )
 
 if TYPE_CHECKING:
@@ -52,7 +45,7 @@ class BaasExecutionLink(BaseOperatorLink):
         return get_xcom_value(ti_key=ti_key, key=XCOM_EXECUTION_URL) or ""
 
 
-class BaasExecuteJobOperator(BaseOperator):
+class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
     """Starts a BaaS BACKUP or RESTORE job; returns the execution id, or the final execution record.
 
     :param job_id: the job to run. Exactly one of ``job_id`` and ``job_name``.
@@ -136,107 +129,9 @@ class BaasExecuteJobOperator(BaseOperator):
         self._ledger(context, job_id, site).forget()
         return result
 
-    # -- starting, or attaching to what an earlier try started
-
-    def _attach_or_start(self, hook: BaasHook, context: Any, job_id: str, run_type: str, site: str) -> str:
-        from airflow_provider_baas.reattach import pick_earlier_execution
-
-        ledger = self._ledger(context, job_id, site)
-        if self.reattach and (earlier := ledger.earlier_start()) is not None:
-            found = pick_earlier_execution(earlier, hook.list_job_executions(job_id, site))
-            if found is not None:
-                outcome = self.status_policy.classify(found.status)
-                if outcome is not Outcome.FAILED:
-                    self.log.warning(
-                        "Reattaching to execution %s of BaaS job %s (status %s, started %s): an earlier try "
-                        "of this task instance started it (found via %s); not starting another.",
-                        found.execution_id,
-                        job_id,
-                        found.status,
-                        found.start_time,
-                        earlier.source,
-                    )
-                    return found.execution_id
-                self.log.warning(
-                    "Execution %s of BaaS job %s from an earlier try ended %s (%s): starting a new one.",
-                    found.execution_id,
-                    job_id,
-                    found.status,
-                    found.status_detail or "no detail",
-                )
-        sent_at = datetime.now(UTC)
-        ledger.remember_sending(sent_at)
-        execution_id = hook.execute_job(job_id, run_type, site)
-        ledger.remember_started(sent_at, execution_id)
-        return execution_id
-
-    def _ledger(self, context: Any, job_id: str, site: str) -> Any:
-        from airflow_provider_baas.reattach import ExecutionLedger
-
-        return ExecutionLedger(context, job_id, site)
-
-    # -- waiting
-
-    def _deadlines(self, context: Any) -> tuple[float | None, float | None]:
-        """(wait deadline, execution_timeout deadline) as epoch seconds."""
-        now = time.time()
-        wait_deadline = now + self.timeout if self.timeout else None
-        task_deadline = None
-        ti = context.get("ti") if hasattr(context, "get") else None
-        start = getattr(ti, "start_date", None)
-        if self.execution_timeout is not None and isinstance(start, datetime):
-            task_deadline = start.timestamp() + self.execution_timeout.total_seconds()
-        return wait_deadline, task_deadline
-
-    def _watch(self, context: Any, job_id: str, execution_id: str) -> ExecutionWatch:
-        deadlines = [d for d in self._deadlines(context) if d is not None]
-        return ExecutionWatch(
-            job_id=job_id,
-            execution_id=execution_id,
-            status_policy=self.status_policy,
-            polling=self.polling,
-            deadline=min(deadlines) if deadlines else None,
-        )
-
-    def _wait(self, hook: BaasHook, context: Any, job_id: str, execution_id: str, site: str) -> Any:
-        watch = self._watch(context, job_id, execution_id)
-        decision = poll_once(hook, watch, site)  # a job that finished at once needs no trigger
-        if not decision.final:
-            if self.deferrable:
-                self.log.info("%s; deferring to the triggerer", decision.message)
-                self.defer(
-                    trigger=make_trigger(watch, site, self.baas_conn_id, self.polling),
-                    method_name="execute_complete",
-                    timeout=defer_timeout(watch.deadline),
-                )
-            self.log.info("%s", decision.message)
-            try:
-                time.sleep(decision.wait)
-                decision = wait_blocking(hook, watch, site, self.log)
-            except AirflowTaskTimeout:
-                self.log.error("%s", NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
-                raise
-        return self._conclude(context, decision, job_id, execution_id)
-
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         """Resumes after the trigger: validates the event and concludes like the blocking path."""
-        decision = decision_from_event(event)
-        result = self._conclude(context, decision, str(event["job_id"]), str(event["execution_id"]))
-        self._ledger(context, str(event["job_id"]), str(event.get("site_id") or "")).forget()
-        return result
-
-    def _conclude(self, context: Any, decision: Any, job_id: str, execution_id: str) -> dict[str, Any]:
-        if decision.state == TIMEOUT and self._task_deadline_passed(context):
-            self.log.error("%s", NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
-            raise AirflowTaskTimeout(f"execution_timeout reached: {decision.message}")
-        record = raise_for_decision(decision, job_id, execution_id, self.log)
-        record.setdefault("execution_id", execution_id)
-        record.setdefault("job_id", job_id)
-        return record
-
-    def _task_deadline_passed(self, context: Any) -> bool:
-        _, task_deadline = self._deadlines(context)
-        return task_deadline is not None and time.time() >= task_deadline - 1
+        return self._resume(context, event)
 
     def _push(self, context: Any, key: str, value: Any) -> None:
         ti = context.get("ti") if hasattr(context, "get") else None

@@ -36,6 +36,7 @@ class BaasExecutionTrigger(BaseTrigger):
     "job_id", "execution_id", "site_id", "execution": <record or None>, "elapsed_seconds"}``.
 
     :param deadline: absolute wall-clock deadline (epoch seconds), or None to wait forever.
+    :param deadline_kind: which limit the deadline is ("timeout" or "execution_timeout"), echoed in events.
     :param started_at: epoch seconds when the wait began (drives the polling schedule).
     """
 
@@ -47,6 +48,7 @@ class BaasExecutionTrigger(BaseTrigger):
         site_id: str | None = None,
         baas_conn_id: str = DEFAULT_CONN_ID,
         deadline: float | None = None,
+        deadline_kind: str = "timeout",
         started_at: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         first_interval: float = DEFAULT_FIRST_INTERVAL,
@@ -60,6 +62,7 @@ class BaasExecutionTrigger(BaseTrigger):
         self.site_id = site_id
         self.baas_conn_id = baas_conn_id
         self.deadline = deadline
+        self.deadline_kind = deadline_kind
         self.started_at = time.time() if started_at is None else started_at
         self.poll_interval = poll_interval
         self.first_interval = first_interval
@@ -75,6 +78,7 @@ class BaasExecutionTrigger(BaseTrigger):
                 "site_id": self.site_id,
                 "baas_conn_id": self.baas_conn_id,
                 "deadline": self.deadline,
+                "deadline_kind": self.deadline_kind,
                 "started_at": self.started_at,
                 "poll_interval": self.poll_interval,
                 "first_interval": self.first_interval,
@@ -141,6 +145,7 @@ class BaasExecutionTrigger(BaseTrigger):
             "site_id": self.site_id,
             "execution": decision.execution,
             "elapsed_seconds": round(watch.elapsed(), 3),
+            "deadline_kind": self.deadline_kind,
         }
 
     def _log_final(self, decision: Decision) -> None:
