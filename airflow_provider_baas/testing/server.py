@@ -189,11 +189,16 @@ class BaasSimulator:
         return self._thread is not None
 
     def start(self) -> BaasSimulator:
-        """Start serving (in a daemon thread); returns self."""
+        """Start serving (in a daemon thread); returns self.
+
+        After :meth:`stop`, ``start()`` serves again on the same port (state and log are kept),
+        which lets tests simulate a server restart.
+        """
         if self._thread is not None:
             raise RuntimeError("simulator already started")
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.create_server((self.host, self._requested_port), family=family, backlog=1024)
+        port = self._requested_port if self.port is None else self.port
+        sock = socket.create_server((self.host, port), family=family, backlog=1024)
         self.port = sock.getsockname()[1]
         loop = asyncio.new_event_loop()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()

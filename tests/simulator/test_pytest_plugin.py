@@ -83,9 +83,10 @@ def test_fixture_stops_the_simulator() -> None:
     with pytest.raises(requests.ConnectionError):
         requests.get(url, timeout=2)
     sim.stop()  # idempotent
-    assert sim.start() is sim  # and restartable
+    assert sim.start() is sim  # and restartable, on the same port
     try:
-        assert requests.get(sim.url + "/x", timeout=2).status_code == 401
+        assert sim.url == url
+        assert requests.get(url + "/x", timeout=2).status_code == 401
     finally:
         sim.stop()
 
