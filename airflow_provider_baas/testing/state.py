@@ -124,6 +124,7 @@ class JobState:
         "active",
         "executions",
         "is_backup",
+        "json_cache",
         "outcomes",
         "phases",
         "queued",
@@ -142,6 +143,7 @@ class JobState:
         self.outcomes: list[Outcome] = list(spec.outcomes)
         self.started = 0  # executions started through the API (index into outcomes)
         self.retained: tuple[int, float, frozenset[int]] | None = None  # see SimState._retained
+        self.json_cache: dict[bool, tuple[tuple, bytes]] = {}  # see SimState._job_bytes
         self.phases, self.queued = _cumulative_phases(spec.phases or DEFAULT_PHASES)
 
     def next_outcome(self) -> Outcome:
@@ -467,12 +469,23 @@ class SimState:
             ]
             if page is not None and page_size is not None:
                 jobs = jobs[(page - 1) * page_size : page * page_size]
-            return _dumps([self.job_dict(job, now, with_settings=False) for job in jobs]).encode()
+            return b"[" + b",".join([self._job_bytes(job, now, False) for job in jobs]) + b"]"
 
     def job_payload(self, site_id: str, job_id: int | str) -> bytes:
         with self.lock:
-            job = self.job(site_id, job_id)
-            return _dumps(self.job_dict(job, self.clock.now(), with_settings=True)).encode()
+            return self._job_bytes(self.job(site_id, job_id), self.clock.now(), True)
+
+    def _job_bytes(self, job: JobState, now: float, with_settings: bool) -> bytes:
+        """A job's JSON, cached while its last execution is final and nothing else changed."""
+        last = job.executions[-1] if job.executions else None
+        key = (job.active, last.id if last else None, self._next_run(job, now))
+        cached = job.json_cache.get(with_settings)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        data = _dumps(self.job_dict(job, now, with_settings=with_settings)).encode()
+        if last is None or last.is_final(now):
+            job.json_cache[with_settings] = (key, data)
+        return data
 
     def executions_payload(
         self,
