@@ -267,3 +267,22 @@ def test_fixture_time_scale_makes_a_two_hour_backup_take_two_seconds() -> None:
     from airflow_provider_baas.testing import FIXTURE_TIME_SCALE
 
     assert 7200 / FIXTURE_TIME_SCALE == 2.0
+
+
+def test_job_answers_follow_changes(sim: BaasSimulator, http: Any) -> None:
+    """J1/J2 answers are cached while nothing changes; every change shows up."""
+    url = f"{sim.base_url}/sites/{SITE}/jobs"
+    first = http.request("GET", f"{url}/1").json()
+    assert http.request("GET", f"{url}/1").json() == first
+    sim.advance(86400)
+    later = http.request("GET", f"{url}/1").json()
+    assert later["next_run_time"] > first["next_run_time"]
+    exec_id = execute(sim, http, 1)
+    listed = {j["job_id"]: j for j in http.request("GET", url).json()}
+    assert listed[1]["last_execution_details"]["backup_job_execution_id"] == int(exec_id)
+    sim.finish_all()
+    assert http.request("GET", f"{url}/1").json()["last_execution_details"]["status"] == "SUCCESSFUL"
+    sim.set_job_active(1, False)
+    assert http.request("GET", f"{url}/1").json()["is_active"] is False
+    assert http.request("GET", url).json()[0]["is_active"] is False
+    assert http.request("GET", f"{url}/1").json()["next_run_time"] is None
