@@ -43,6 +43,9 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.triggers.baas"]}
         ],
         "extra-links": ["airflow_provider_baas.operators.baas.BaasExecutionLink"],
+        # Airflow 3 reads asset-uris, Airflow 2.11 dataset-uris: baas://<host>/<site_id>/jobs/<job_id>
+        "asset-uris": [{"schemes": ["baas"], "handler": "airflow_provider_baas.assets.sanitize_uri"}],
+        "dataset-uris": [{"schemes": ["baas"], "handler": "airflow_provider_baas.assets.sanitize_uri"}],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

@@ -121,17 +121,25 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
         self._push(context, XCOM_EXECUTION_ID, execution_id)
         self._push(context, XCOM_EXECUTION_URL, hook.execution_url(job_id, execution_id, site))
         self._started = (job_id, execution_id)
-        result = (
-            self._wait(hook, context, job_id, execution_id, site)
-            if self.wait_for_completion
-            else execution_id
-        )
+        if not self.wait_for_completion:
+            self._ledger(context, job_id, site).forget()
+            return execution_id
+        record = self._wait(hook, context, job_id, execution_id, site)
         self._ledger(context, job_id, site).forget()
-        return result
+        return self._with_assets(context, site, record)
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         """Resumes after the trigger: validates the event and concludes like the blocking path."""
-        return self._resume(context, event)
+        record = self._resume(context, event)
+        return self._with_assets(context, str(event.get("site_id") or ""), record)
+
+    def _with_assets(self, context: Any, site: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Attach the execution's details to declared ``baas://`` outlets of this job."""
+        if self.outlets:
+            from airflow_provider_baas.assets import annotate_outlet_events
+
+            annotate_outlet_events(context, list(self.outlets), site, str(record["job_id"]), record)
+        return record
 
     def _push(self, context: Any, key: str, value: Any) -> None:
         ti = context.get("ti") if hasattr(context, "get") else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +25,17 @@ from airflow_provider_baas._compat import (
 )
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
 from airflow_provider_baas.errors import BaasLookupError
-from airflow_provider_baas.polling import SUCCESS, TIMEOUT, ExecutionWatch, PollingPolicy
+from airflow_provider_baas.freshness import FRESH, JOIN, STALE, Verdict, judge_freshness
+from airflow_provider_baas.polling import (
+    DEFAULT_POLL_INTERVAL,
+    SUCCESS,
+    TIMEOUT,
+    ExecutionWatch,
+    PollingPolicy,
+)
 from airflow_provider_baas.status import StatusPolicy
 from airflow_provider_baas.waiting import (
+    ExecutionRunnerMixin,
     check_one_job_reference,
     decision_from_event,
     defer_timeout,
@@ -34,13 +43,58 @@ from airflow_provider_baas.waiting import (
     poll_once,
     raise_for_decision,
     resolve_job_id,
+    seconds,
 )
 
 if TYPE_CHECKING:
     from airflow_provider_baas.hooks.baas import BaasHook
 
 
-class BaasExecutionSensor(BaseSensorOperator):
+class BaasSensorMixin:
+    """What both sensors share: the hook, the provider's polling policy for pokes, and strict
+    failure semantics: only a timeout may become a skip (under ``soft_fail``).
+
+    Airflow's deferrable sensors turn *any* error into a skip under ``soft_fail`` when they resume;
+    a failed backup must fail the task instead. ``never_fail=True`` stays the explicit opt-in.
+    """
+
+    soft_fail: bool
+    never_fail: bool
+    exponential_backoff: bool
+    poke_interval: float
+    baas_conn_id: str
+    site_id: str | None
+
+    @cached_property
+    def hook(self) -> BaasHook:
+        from airflow_provider_baas.hooks.baas import BaasHook
+
+        return BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
+
+    def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
+        """Pokes follow the provider's polling policy up to ``poke_interval`` (unless exponential_backoff)."""
+        if self.exponential_backoff:
+            return super()._get_next_poke_interval(started_at, run_duration, poke_count)  # type: ignore[misc]
+        return PollingPolicy(poll_interval=float(self.poke_interval)).next_wait(run_duration())
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """Bypasses the base sensor's blanket "any error → skip under soft_fail" on resume."""
+        try:
+            return BaseOperator.resume_execution(self, next_method, next_kwargs, context)
+        except Exception as exc:
+            if is_deferral_timeout(exc):
+                self._timed_out(f"Sensor timed out (deferral timeout): {exc}")
+            if self.never_fail and not isinstance(exc, AirflowSkipException):
+                raise AirflowSkipException(f"Skipping due to never_fail: {exc}") from exc
+            raise
+
+    def _timed_out(self, message: str) -> None:
+        if self.soft_fail:
+            raise AirflowSkipException(f"{message} (soft_fail)")
+        raise AirflowSensorTimeout(message)
+
+
+class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
     """Waits until a BaaS execution succeeds; fails the task when it fails.
 
     :param job_id: the job. Exactly one of ``job_id`` and ``job_name``.
@@ -83,12 +137,6 @@ class BaasExecutionSensor(BaseSensorOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.baas_conn_id = baas_conn_id
         self._watch: ExecutionWatch | None = None
-
-    @cached_property
-    def hook(self) -> BaasHook:
-        from airflow_provider_baas.hooks.baas import BaasHook
-
-        return BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
 
     @property
     def polling(self) -> PollingPolicy:
@@ -135,11 +183,6 @@ class BaasExecutionSensor(BaseSensorOperator):
         raise_for_decision(decision, watch.job_id, watch.execution_id, self.log)
         return False  # not reached: raise_for_decision raises for every non-success final state
 
-    def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
-        if self.exponential_backoff:
-            return super()._get_next_poke_interval(started_at, run_duration, poke_count)
-        return self.polling.next_wait(run_duration())
-
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
@@ -161,18 +204,159 @@ class BaasExecutionSensor(BaseSensorOperator):
             self._timed_out(decision.message)
         return raise_for_decision(decision, str(event["job_id"]), str(event["execution_id"]), self.log)
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
-        """Bypasses the base sensor's blanket "any error → skip under soft_fail" on resume."""
-        try:
-            return BaseOperator.resume_execution(self, next_method, next_kwargs, context)
-        except Exception as exc:
-            if is_deferral_timeout(exc):
-                self._timed_out(f"Sensor timed out (deferral timeout): {exc}")
-            if self.never_fail and not isinstance(exc, AirflowSkipException):
-                raise AirflowSkipException(f"Skipping due to never_fail: {exc}") from exc
-            raise
 
-    def _timed_out(self, message: str) -> None:
-        if self.soft_fail:
-            raise AirflowSkipException(f"{message} (soft_fail)")
-        raise AirflowSensorTimeout(message)
+class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSensorOperator):
+    """Pre-ETL gate: passes when the job's latest successful backup finished within ``max_age``.
+
+    With ``trigger_if_stale=True`` it makes the backup itself when the last good one is too old or
+    the newest execution failed: it waits for a backup already running, else starts one (same
+    reattach, status and timeout rules as ``BaasExecuteJobOperator``), waits for it, then passes.
+    Without it, a stale backup keeps the sensor waiting until another process makes a fresh one,
+    and the sensor's ``timeout`` ends as ``AirflowSensorTimeout`` (a skip under ``soft_fail``).
+
+    Returns the record of the backup that made the gate pass, plus ``"backup_started"``. Asset
+    aliases in ``outlets`` receive an event for the job's ``baas://`` asset only when the gate ran
+    a backup (see ``airflow_provider_baas.assets``).
+
+    :param max_age: how old the last successful backup may be (timedelta or seconds).
+    :param trigger_if_stale: start (or join) a backup when stale, and wait for it.
+    :param run_type: FULL, DELTA or CUMULATIVE, for a backup the gate starts.
+    :param poll_interval: the longest wait between two polls of a running backup, in seconds.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "job_name", "site_id", "run_type")
+    ui_color = "#f5d9b3"
+
+    def __init__(
+        self,
+        *,
+        max_age: timedelta | float,
+        job_id: int | str | None = None,
+        job_name: str | None = None,
+        site_id: str | None = None,
+        trigger_if_stale: bool = False,
+        run_type: str = "FULL",
+        poll_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
+        success_statuses: Sequence[str] | None = None,
+        failure_statuses: Sequence[str] | None = None,
+        reattach: bool = True,
+        deferrable: bool | None = None,
+        baas_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_one_job_reference(job_id, job_name)
+        self.max_age = seconds(max_age, "max_age")
+        self.job_id = job_id
+        self.job_name = job_name
+        self.site_id = site_id
+        self.trigger_if_stale = trigger_if_stale
+        self.run_type = run_type
+        self.poll_interval = seconds(poll_interval, "poll_interval") or DEFAULT_POLL_INTERVAL
+        self.status_policy = StatusPolicy.build(success_statuses, failure_statuses)
+        self.reattach = reattach
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.baas_conn_id = baas_conn_id
+
+    @property
+    def polling(self) -> PollingPolicy:
+        return PollingPolicy(poll_interval=self.poll_interval)
+
+    @property
+    def timeout_seconds(self) -> float:
+        return float(self.timeout)
+
+    # -- the freshness rule
+
+    def _assess(self) -> Verdict:
+        from airflow_provider_baas.hooks.baas import normalise_run_type
+
+        normalise_run_type(self.run_type)  # bad input fails before any request
+        hook = self.hook
+        site = hook.resolve_site_id(self.site_id)
+        job_id = resolve_job_id(hook, self.job_id, self.job_name, site)
+        self._job = (job_id, site)
+        executions = hook.list_job_executions(job_id, site)
+        verdict = judge_freshness(
+            executions, self.status_policy, float(self.max_age or 0), datetime.now(UTC), self.trigger_if_stale
+        )
+        self.log.info("BaaS job %s: %s: %s", job_id, verdict.kind, verdict.reason)
+        return verdict
+
+    def _execution_to_wait_for(self, context: Any, verdict: Verdict) -> str:
+        from airflow_provider_baas.hooks.baas import normalise_run_type
+
+        if verdict.kind == JOIN and verdict.execution is not None:
+            return verdict.execution.execution_id
+        job_id, site = self._job
+        return self._attach_or_start(self.hook, context, job_id, normalise_run_type(self.run_type), site)
+
+    def _fresh_record(self, verdict: Verdict) -> dict[str, Any]:
+        assert verdict.execution is not None
+        return {**verdict.execution.to_dict(), "backup_started": False}
+
+    # -- poke / reschedule modes
+
+    def poke(self, context: Any) -> Any:
+        verdict = self._assess()
+        if verdict.kind == FRESH:
+            return poke_return_value(True, self._fresh_record(verdict))
+        if verdict.kind == STALE:
+            return False
+        execution_id = self._execution_to_wait_for(context, verdict)
+        record = self._wait(self.hook, context, self._job[0], execution_id, self._job[1])
+        return poke_return_value(True, self._backup_done(context, record))
+
+    # -- deferrable mode
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        return self._check_deferrable(context, started_at=time.time())
+
+    def _check_deferrable(self, context: Any, started_at: float) -> Any:
+        verdict = self._assess()
+        if verdict.kind == FRESH:
+            return self._fresh_record(verdict)
+        if verdict.kind == STALE:
+            if time.time() - started_at >= self.timeout_seconds:
+                self._timed_out(f"{verdict.reason}; sensor timed out after {self.timeout_seconds:.0f}s")
+            self.log.info("Checking again in %ss", self.poke_interval)
+            self.defer(
+                trigger=_sleep_trigger(float(self.poke_interval)),
+                method_name="execute_recheck",
+                kwargs={"started_at": started_at},
+            )
+        execution_id = self._execution_to_wait_for(context, verdict)
+        record = self._wait(self.hook, context, self._job[0], execution_id, self._job[1])
+        return self._backup_done(context, record)
+
+    def execute_recheck(self, context: Any, event: Any = None, started_at: float | None = None) -> Any:
+        return self._check_deferrable(
+            context, started_at=started_at if started_at is not None else time.time()
+        )
+
+    def execute_complete(self, context: Any, event: Any = None) -> Any:
+        record = self._resume(context, event)
+        job_id = str(event["job_id"])
+        self._job = (job_id, str(event.get("site_id") or self.hook.resolve_site_id(self.site_id)))
+        return self._backup_done(context, record)
+
+    def _backup_done(self, context: Any, record: dict[str, Any]) -> dict[str, Any]:
+        record = {**record, "backup_started": True}
+        if self.outlets:
+            from airflow_provider_baas.assets import emit_to_aliases
+
+            job_id, site = self._job
+            host = self.hook.config.base_url.split("://", 1)[1].split("/", 1)[0]
+            emit_to_aliases(context, list(self.outlets), host, site, job_id, record)
+        return record
+
+
+def _sleep_trigger(seconds_: float) -> Any:
+    """Airflow's own time-delta trigger (standard provider on 3.x, core on 2.11)."""
+    try:
+        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+    except ImportError:
+        from airflow.triggers.temporal import TimeDeltaTrigger  # type: ignore[no-redef]
+    return TimeDeltaTrigger(timedelta(seconds=seconds_))
