@@ -76,9 +76,9 @@ def test_progression_with_a_frozen_clock(make_sim: Any, http: Any) -> None:
 
 def test_progression_under_a_time_scale(make_sim: Any, client: Any) -> None:
     scenario = Scenario(
-        sites=[SiteSpec(SITE, [JobSpec(1, "job", duration=300, phases=[("QUEUED", 1), ("RUNNING", 1)])])]
+        sites=[SiteSpec(SITE, [JobSpec(1, "job", duration=600, phases=[("QUEUED", 1), ("RUNNING", 1)])])]
     )
-    sim = make_sim(scenario=scenario, time_scale=1000.0)  # 300 BaaS seconds = 0.3 s
+    sim = make_sim(scenario=scenario, time_scale=1000.0)  # 600 BaaS seconds = 0.6 s, 0.3 s per phase
     exec_id = execute(sim, client, 1)
     seen = []
     deadline = time.monotonic() + 5
