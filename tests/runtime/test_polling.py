@@ -1,0 +1,413 @@
+"""PollingPolicy and ExecutionWatch: every branch of the sans-IO wait, on an injected fake clock."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_baas import polling
+from airflow_provider_baas.errors import (
+    BaasApiError,
+    BaasAuthError,
+    BaasConflictError,
+    BaasError,
+    BaasNotFoundError,
+    BaasRateLimitedError,
+    BaasResponseError,
+    BaasServerError,
+    BaasTransportError,
+    BaasValidationError,
+)
+from airflow_provider_baas.models import Execution
+from airflow_provider_baas.polling import (
+    ERROR,
+    FAILED,
+    FINAL_STATES,
+    SUCCESS,
+    TIMEOUT,
+    WAIT,
+    ExecutionWatch,
+    PollingPolicy,
+)
+from airflow_provider_baas.status import StatusPolicy
+
+T0 = 1_700_000_000.0
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_watch(clock: FakeClock, **kwargs: object) -> ExecutionWatch:
+    options: dict[str, object] = {
+        "job_id": "34",
+        "execution_id": "1001",
+        "started_at": clock(),
+        "clock": clock,
+    }
+    options.update(kwargs)
+    return ExecutionWatch(**options)  # type: ignore[arg-type]
+
+
+def execution(status: str | None, detail: str | None = None, execution_id: str = "1001") -> Execution:
+    return Execution.from_dict(
+        {
+            "execution_id": execution_id,
+            "job_id": 34,
+            "job_name": "daily_warehouse_backup",
+            "status": status,
+            "status_detail": detail,
+            "start_time": "2026-01-01T00:00:00.000000Z",
+            "end_time": "2026-01-01T02:00:00.000000Z" if status in ("SUCCESSFUL", "FAILED") else None,
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# PollingPolicy
+
+
+class TestPollingPolicy:
+    def test_starts_at_first_interval(self) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        assert policy.next_wait(0) == 5
+        assert policy.next_wait(10) == 5  # 10 * 0.2 = 2 < first_interval
+
+    def test_grows_with_elapsed_and_is_capped_at_poll_interval(self) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        waits = [policy.next_wait(e) for e in (0, 30, 60, 120, 200, 299, 300, 3600, 86400)]
+        assert waits == sorted(waits), waits  # never shrinks while waiting longer
+        assert waits[2] == pytest.approx(12.0)  # 20% of the time waited so far
+        assert waits[3] == pytest.approx(24.0)
+        assert max(waits) == 60
+        assert policy.next_wait(10**9) == 60
+
+    def test_defaults(self) -> None:
+        policy = PollingPolicy()
+        assert (policy.poll_interval, policy.first_interval) == (60.0, 5.0)
+        assert policy.next_wait(0) == 5.0
+        assert policy.next_wait(150) == 30.0  # "30 s at 2.5 min"
+
+    def test_first_interval_never_above_poll_interval(self) -> None:
+        policy = PollingPolicy(poll_interval=0.2)  # first_interval defaults to 5 s
+        assert policy.first_interval == 0.2
+        assert policy.next_wait(0) == 0.2
+        assert policy.next_wait(1000) == 0.2
+        assert policy.error_wait(1) == 0.2
+
+    @pytest.mark.parametrize("bad", [0, -1, float("nan")])
+    def test_poll_interval_must_be_positive(self, bad: float) -> None:
+        with pytest.raises(BaasValidationError, match="poll_interval"):
+            PollingPolicy(poll_interval=bad)
+
+    def test_expected_duration_is_denser_near_the_end(self) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        expected = 7200.0
+        approaching = [policy.next_wait(e, expected) for e in (6000, 7000, 7100, 7150, 7190, 7199)]
+        assert approaching == sorted(approaching, reverse=True), approaching
+        assert approaching[-1] == 5  # right before the expected end: as dense as at the start
+        # Near the expected end it polls more often than the plain schedule would...
+        assert policy.next_wait(7150, expected) < policy.next_wait(7150)
+        # ...and never overshoots the expected end by more than the first interval.
+        for elapsed in (6000, 7000, 7100):
+            assert elapsed + policy.next_wait(elapsed, expected) <= expected
+
+    def test_expected_duration_far_from_the_end_and_after_it(self) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        # Far from the end: sparse, bounded by FAR_FACTOR poll intervals.
+        assert policy.next_wait(0, 7200) == 60 * polling.FAR_FACTOR
+        # Past the expected end: dense again, then growing back to poll_interval.
+        assert policy.next_wait(7201, 7200) == 5
+        after = [policy.next_wait(7200 + over, 7200) for over in (1, 100, 200, 1000, 10000)]
+        assert after == sorted(after)
+        assert after[1] == pytest.approx(20.0)
+        assert after[-1] == 60
+
+    @pytest.mark.parametrize("expected", [None, 0, -5])
+    def test_unknown_expected_duration_is_the_plain_schedule(self, expected: float | None) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        for elapsed in (0, 100, 1000):
+            assert policy.next_wait(elapsed, expected) == policy.next_wait(elapsed)
+
+    def test_error_wait_backs_off_and_is_capped(self) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        assert [policy.error_wait(n) for n in range(1, 8)] == [5, 10, 20, 40, 60, 60, 60]
+        assert policy.error_wait(100) == 60
+
+
+# ---------------------------------------------------------------------------------------------
+# ExecutionWatch: successful polls
+
+
+class TestObserve:
+    def test_success(self, clock: FakeClock) -> None:
+        watch = make_watch(clock)
+        decision = watch.observe(execution("SUCCESSFUL", "Job completed successfully."))
+        assert decision.state == SUCCESS and decision.final
+        assert decision.execution is not None
+        assert decision.execution["execution_id"] == "1001"
+        assert decision.execution["status"] == "SUCCESSFUL"
+        json.dumps(decision.execution)
+        assert "1001" in decision.message and "34" in decision.message
+
+    def test_success_status_is_case_insensitive(self, clock: FakeClock) -> None:
+        assert make_watch(clock).observe(execution("successful")).state == SUCCESS
+
+    @pytest.mark.parametrize("status", ["FAILED", "ABORTED", "ERROR", "CANCELLED", "WARNING"])
+    def test_failure_statuses(self, clock: FakeClock, status: str) -> None:
+        detail = "DSA job failed: [3523] The user BAR_ADMIN does not have DUMP access to HR.PAYROLL."
+        decision = make_watch(clock).observe(execution(status, detail))
+        assert decision.state == FAILED and decision.final
+        assert detail in decision.message
+        assert status in decision.message
+        assert decision.execution is not None and decision.execution["status_detail"] == detail
+
+    def test_failure_without_detail_says_so(self, clock: FakeClock) -> None:
+        decision = make_watch(clock).observe(execution("FAILED", None))
+        assert decision.state == FAILED
+        assert "no detail" in decision.message
+
+    def test_custom_success_statuses(self, clock: FakeClock) -> None:
+        policy = StatusPolicy.build(success_statuses={"SUCCESSFUL", "warning"})
+        assert make_watch(clock, status_policy=policy).observe(execution("WARNING")).state == SUCCESS
+
+    @pytest.mark.parametrize("status", ["QUEUED", "RUNNING", "EXECUTING", "ABORTING"])
+    def test_running_waits_by_the_polling_policy(self, clock: FakeClock, status: str) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        watch = make_watch(clock, polling=policy)
+        clock.advance(300)
+        decision = watch.observe(execution(status))
+        assert decision.state == WAIT and not decision.final
+        assert decision.wait == policy.next_wait(300) == 60
+        assert status in decision.message
+        assert decision.execution is not None and decision.execution["status"] == status
+
+    @pytest.mark.parametrize("status", ["VERIFYING", "PARTIAL", "COMPLETED_WITH_ERRORS", "", None, "success"])
+    def test_unknown_status_waits_and_is_never_success(self, clock: FakeClock, status: str | None) -> None:
+        watch = make_watch(clock, deadline=T0 + 100)
+        for _ in range(5):
+            decision = watch.observe(execution(status))
+            assert decision.state == WAIT, decision
+            clock.advance(decision.wait)
+        clock.advance(100)
+        decision = watch.observe(execution(status))
+        assert decision.state == TIMEOUT  # the deadline bounds an unknown status
+
+    def test_wait_never_passes_the_deadline(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, polling=PollingPolicy(poll_interval=60), deadline=T0 + 1000)
+        clock.advance(997)
+        decision = watch.observe(execution("RUNNING"))
+        assert decision.state == WAIT
+        assert decision.wait == pytest.approx(3.0)
+
+    def test_good_poll_records_progress(self, clock: FakeClock) -> None:
+        watch = make_watch(clock)
+        clock.advance(42)
+        watch.observe(execution("RUNNING"))
+        assert watch.last_status == "RUNNING"
+        assert watch.last_good_poll == T0 + 42
+        assert watch.elapsed() == 42
+
+
+# ---------------------------------------------------------------------------------------------
+# ExecutionWatch: the deadline
+
+
+class TestDeadline:
+    def test_no_deadline_never_times_out(self, clock: FakeClock) -> None:
+        watch = make_watch(clock)
+        clock.advance(10**8)
+        assert watch.check_deadline() is None
+        assert watch.observe(execution("RUNNING")).state == WAIT
+
+    def test_check_deadline_before_and_after(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, deadline=T0 + 60)
+        clock.advance(59.9)
+        assert watch.check_deadline() is None
+        clock.advance(0.1)
+        decision = watch.check_deadline()
+        assert decision is not None and decision.state == TIMEOUT and decision.final
+
+    def test_timeout_message(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, deadline=T0 + 60)
+        watch.observe(execution("RUNNING"))
+        clock.advance(61)
+        decision = watch.observe(execution("RUNNING"))
+        assert decision.state == TIMEOUT
+        assert "goes on on the server" in decision.message
+        assert "1001" in decision.message and "RUNNING" in decision.message
+        assert decision.execution is not None and decision.execution["status"] == "RUNNING"
+
+    def test_final_status_seen_after_the_deadline_is_still_reported(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, deadline=T0 + 60)
+        clock.advance(120)
+        assert watch.observe(execution("SUCCESSFUL")).state == SUCCESS
+        assert watch.observe(execution("FAILED", "boom")).state == FAILED
+
+    def test_transient_error_after_the_deadline_is_a_timeout(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, deadline=T0 + 60)
+        clock.advance(61)
+        decision = watch.observe_error(BaasServerError(503, "GET", "/p", "unavailable"))
+        assert decision.state == TIMEOUT
+
+
+# ---------------------------------------------------------------------------------------------
+# ExecutionWatch: failed polls
+
+
+TRANSIENT = [
+    BaasTransportError("GET", "/sites/s/jobs/34", "ServerDisconnectedError: Server disconnected"),
+    BaasServerError(503, "GET", "/sites/s/jobs/34", "Service Unavailable"),
+    BaasServerError(500, "GET", "/sites/s/jobs/34", "Internal Server Error"),
+    BaasRateLimitedError(429, "GET", "/sites/s/jobs/34", "Too Many Requests", None),
+    BaasResponseError(200, "GET", "/sites/s/jobs/34", "body is not JSON: '[{'"),
+]
+
+
+class TestObserveError:
+    @pytest.mark.parametrize("exc", TRANSIENT, ids=lambda e: type(e).__name__)
+    def test_transient_error_within_budget_waits(self, clock: FakeClock, exc: Exception) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        watch = make_watch(clock, polling=policy, max_consecutive_errors=4)
+        waits = []
+        for n in range(1, 5):
+            decision = watch.observe_error(exc)
+            assert decision.state == WAIT, decision
+            assert decision.wait == policy.error_wait(n)
+            waits.append(decision.wait)
+            clock.advance(decision.wait)
+        assert waits == [5, 10, 20, 40]
+        assert watch.consecutive_errors == 4
+
+    @pytest.mark.parametrize("exc", TRANSIENT, ids=lambda e: type(e).__name__)
+    def test_beyond_max_consecutive_errors_is_an_error(self, clock: FakeClock, exc: Exception) -> None:
+        watch = make_watch(clock, max_consecutive_errors=3)
+        for _ in range(3):
+            assert watch.observe_error(exc).state == WAIT
+        decision = watch.observe_error(exc)
+        assert decision.state == ERROR and decision.final
+        assert "giving up after 4 failed polls" in decision.message
+        assert str(exc) in decision.message
+
+    def test_default_budget(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, polling=PollingPolicy(poll_interval=1))
+        exc = TRANSIENT[1]
+        states = [watch.observe_error(exc).state for _ in range(polling.DEFAULT_MAX_CONSECUTIVE_ERRORS + 1)]
+        assert states == [WAIT] * polling.DEFAULT_MAX_CONSECUTIVE_ERRORS + [ERROR]
+
+    def test_good_poll_resets_the_budget(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, max_consecutive_errors=2)
+        exc = TRANSIENT[0]
+        for _ in range(5):
+            assert watch.observe_error(exc).state == WAIT
+            assert watch.observe_error(exc).state == WAIT
+            assert watch.observe(execution("RUNNING")).state == WAIT
+            assert watch.consecutive_errors == 0
+        # After a good poll, the backoff starts again from the first interval.
+        assert watch.observe_error(exc).wait == watch.polling.error_wait(1)
+
+    def test_error_window_without_a_good_poll_is_an_error(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, max_consecutive_errors=100, error_window=900)
+        watch.observe(execution("RUNNING"))
+        clock.advance(899)
+        assert watch.observe_error(TRANSIENT[1]).state == WAIT
+        clock.advance(2)
+        decision = watch.observe_error(TRANSIENT[1])
+        assert decision.state == ERROR
+        assert "giving up" in decision.message and "901s" in decision.message
+
+    def test_error_window_counts_from_the_last_good_poll(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, max_consecutive_errors=100, error_window=900)
+        clock.advance(5000)
+        watch.observe(execution("RUNNING"))
+        clock.advance(800)
+        assert watch.observe_error(TRANSIENT[0]).state == WAIT
+
+    @pytest.mark.parametrize("status", [401, 403])
+    def test_auth_error_is_an_error_at_once(self, clock: FakeClock, status: int) -> None:
+        watch = make_watch(clock, max_consecutive_errors=100)
+        decision = watch.observe_error(BaasAuthError(status, "GET", "/p", "invalid token"))
+        assert decision.state == ERROR
+        assert "BaasAuthError" in decision.message and f"HTTP {status}" in decision.message
+
+    def test_not_found_during_grace_waits(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, not_found_grace=300)
+        exc = BaasNotFoundError(404, "GET", "/sites/s/jobs/34/executions", "execution 1001 not found")
+        clock.advance(299)
+        decision = watch.observe_error(exc)
+        assert decision.state == WAIT
+
+    def test_not_found_after_grace_is_an_error(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, not_found_grace=300)
+        exc = BaasNotFoundError(404, "GET", "/sites/s/jobs/34/executions", "execution 1001 not found")
+        clock.advance(301)
+        decision = watch.observe_error(exc)
+        assert decision.state == ERROR
+        assert "BaasNotFoundError" in decision.message
+
+    def test_not_found_job_is_an_error_even_during_grace(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, not_found_grace=300)
+        exc = BaasNotFoundError(404, "GET", "/sites/s/jobs/34", "job 34 not found in site s")
+        assert watch.observe_error(exc).state == ERROR
+
+    @pytest.mark.parametrize(
+        "exc",
+        [
+            ValueError("boom"),
+            KeyError("status"),
+            RuntimeError("You cannot use AsyncToSync in the same thread as an async event loop"),
+            BaasValidationError("bad input"),
+            BaasConflictError(409, "GET", "/p", "conflict"),
+            BaasApiError(400, "GET", "/p", "bad request"),
+            BaasError("something else"),
+        ],
+        ids=lambda e: type(e).__name__,
+    )
+    def test_non_transient_errors_end_the_wait_at_once(self, clock: FakeClock, exc: Exception) -> None:
+        watch = make_watch(clock, max_consecutive_errors=100)
+        decision = watch.observe_error(exc)
+        assert decision.state == ERROR
+        assert str(exc) in decision.message or repr(exc) in decision.message
+        if not isinstance(exc, BaasError):
+            assert f"unexpected {type(exc).__name__}" in decision.message
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="BUG: ExecutionWatch.observe_error ignores BaasRateLimitedError.retry_after "
+        "(polling.py observe_error -> error_wait): the server's Retry-After is not honoured",
+    )
+    def test_rate_limit_honours_retry_after(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, polling=PollingPolicy(poll_interval=60, first_interval=5))
+        exc = BaasRateLimitedError(429, "GET", "/p", "Too Many Requests", retry_after=30.0)
+        decision = watch.observe_error(exc)
+        assert decision.state == WAIT
+        assert decision.wait >= 30.0
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="BUG: the error window is measured from started_at until the first good poll, so a "
+        "trigger re-created from serialize() (started_at hours ago) gives up on its first 503",
+    )
+    def test_first_transient_error_of_a_resumed_wait_is_retried(self, clock: FakeClock) -> None:
+        # A triggerer restart re-creates the trigger with the original started_at (2 h ago).
+        watch = make_watch(clock, started_at=T0 - 7200)
+        decision = watch.observe_error(BaasServerError(503, "GET", "/p", "Service Unavailable"))
+        assert decision.state == WAIT, decision.message
+
+
+def test_final_states_are_exactly_the_documented_ones() -> None:
+    assert set(FINAL_STATES) == {SUCCESS, FAILED, TIMEOUT, ERROR}
+    assert WAIT not in FINAL_STATES
