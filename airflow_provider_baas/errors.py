@@ -55,6 +55,10 @@ class BaasNotFoundError(BaasApiError):
     """404: the site, job or path does not exist."""
 
 
+class BaasExecutionNotFound(BaasNotFoundError):
+    """The execution is not (yet) in its job's listing; a just-started one may take a moment."""
+
+
 class BaasConflictError(BaasApiError):
     """409: typically the job is already running."""
 

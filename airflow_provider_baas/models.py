@@ -7,6 +7,7 @@ tolerant: unknown keys are kept in ``raw``, odd timestamps become ``None``, ids 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -189,3 +190,8 @@ class Execution:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def executions_started_since(executions: Iterable[Execution], since: datetime) -> list[Execution]:
+    """Executions that started at or after ``since`` (queued ones without a start time count too)."""
+    return [e for e in executions if e.start_time is None or e.start_time >= since]

@@ -19,7 +19,7 @@ from typing import Any
 from airflow_provider_baas.errors import (
     BaasAuthError,
     BaasError,
-    BaasNotFoundError,
+    BaasExecutionNotFound,
     BaasRateLimitedError,
     BaasResponseError,
     BaasServerError,
@@ -33,8 +33,6 @@ DEFAULT_POLL_INTERVAL = 60.0
 DEFAULT_FIRST_INTERVAL = 5.0
 # The wait grows as this share of the time waited so far (5 s until 25 s, 30 s at 2.5 min, ...).
 DEFAULT_RAMP = 0.2
-# With a known typical duration, polls far from the expected end may wait this many poll_intervals.
-FAR_FACTOR = 2.0
 # Transient errors tolerated in a row, and for how long without one good poll, before giving up.
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 10
 DEFAULT_ERROR_WINDOW = 900.0
@@ -70,7 +68,7 @@ class PollingPolicy:
         remaining = expected_duration - elapsed
         if remaining > 0:
             # Halve the gap to the expected end: sparse while far from it, dense as it nears.
-            return _clamp(remaining / 2, self.first_interval, self.poll_interval * FAR_FACTOR)
+            return _clamp(remaining / 2, self.first_interval, self.poll_interval)
         return _clamp(-remaining * self.ramp, self.first_interval, self.poll_interval)
 
     def error_wait(self, consecutive_errors: int) -> float:
@@ -119,6 +117,13 @@ class ExecutionWatch:
     consecutive_errors: int = 0
     last_good_poll: float | None = None
     last_status: str | None = None
+    # When this watch began observing: a watch re-created mid-wait (triggerer restart) measures
+    # its error window from here, not from the original start of the wait.
+    observing_since: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.observing_since is None:
+            self.observing_since = self.clock()
 
     @property
     def subject(self) -> str:
@@ -148,23 +153,23 @@ class ExecutionWatch:
     def observe_error(self, exc: BaseException) -> Decision:
         """Judge a failed poll: transient errors are retried within the budget, others end the wait."""
         now = self.clock()
-        in_grace = (
-            isinstance(exc, BaasNotFoundError)
-            and "execution" in str(exc)
-            and (now - self.started_at < self.not_found_grace)
-        )
+        in_grace = isinstance(exc, BaasExecutionNotFound) and now - self.started_at < self.not_found_grace
         if not (is_transient(exc) or in_grace):
             kind = type(exc).__name__ if isinstance(exc, BaasError) else f"unexpected {type(exc).__name__}"
             return Decision(ERROR, f"{self.subject}: {kind}: {exc}")
         self.consecutive_errors += 1
-        since_good = now - (self.last_good_poll if self.last_good_poll is not None else self.started_at)
+        last_good = self.last_good_poll if self.last_good_poll is not None else self.observing_since
+        since_good = now - (last_good if last_good is not None else self.started_at)
         if self.consecutive_errors > self.max_consecutive_errors or since_good > self.error_window:
             return Decision(
                 ERROR,
                 f"{self.subject}: giving up after {self.consecutive_errors} failed polls in a row "
                 f"({since_good:.0f}s without an answer); last error: {exc}",
             )
-        return self._wait_or_timeout(self.polling.error_wait(self.consecutive_errors), None)
+        wait = self.polling.error_wait(self.consecutive_errors)
+        if isinstance(exc, BaasRateLimitedError) and exc.retry_after:
+            wait = max(wait, exc.retry_after)  # the server said when to come back
+        return self._wait_or_timeout(wait, None)
 
     def check_deadline(self) -> Decision | None:
         """A timeout decision once the deadline has passed (checked before every poll too)."""

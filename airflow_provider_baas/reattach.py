@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_baas.models import Execution, parse_time
+from airflow_provider_baas.errors import BaasExecuteOutcomeUnknown
+from airflow_provider_baas.models import Execution, executions_started_since, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,23 @@ def _variable_store(ti: Any) -> VariableStateStore | None:
 
 
 def pick_earlier_execution(earlier: EarlierStart, executions: list[Execution]) -> Execution | None:
-    """The execution an earlier try started: by id when known, else the newest started since then."""
+    """The execution an earlier try started: by id when known, else the newest started since then.
+
+    A still-QUEUED execution (no start time yet) counts too: missing it would send a second POST.
+    Two queued candidates cannot be told apart, so that case raises instead of guessing.
+    """
     if earlier.execution_id is not None:
         return next((e for e in executions if e.execution_id == str(earlier.execution_id)), None)
-    since = [e for e in executions if e.start_time is not None and e.start_time >= earlier.not_before]
-    return max(since, key=lambda e: e.start_time) if since else None  # type: ignore[arg-type,return-value]
+    candidates = executions_started_since(executions, earlier.not_before)
+    queued = [e for e in candidates if e.start_time is None]
+    if len(queued) > 1:
+        ids = ", ".join(e.execution_id for e in queued)
+        raise BaasExecuteOutcomeUnknown(
+            str(queued[0].job_id), "?", f"several queued executions could be an earlier try's: {ids}"
+        )
+    if queued:
+        return queued[0]
+    return max(candidates, key=lambda e: e.start_time) if candidates else None  # type: ignore[arg-type,return-value]
 
 
 def _state_store(context: Any) -> Any:

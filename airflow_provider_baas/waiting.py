@@ -119,6 +119,23 @@ def make_trigger(
     )
 
 
+def task_deadline(context: Any, execution_timeout: timedelta | None) -> float | None:
+    """When ``execution_timeout`` ends this try (epoch seconds). Airflow 3 does not enforce it
+    while a task is deferred, so the trigger's own deadline must include it."""
+    ti = context.get("ti") if hasattr(context, "get") else None
+    start = getattr(ti, "start_date", None)
+    if execution_timeout is None or not isinstance(start, datetime):
+        return None
+    return start.timestamp() + execution_timeout.total_seconds()
+
+
+def binding_deadline(wait_deadline: float | None, task_deadline_: float | None) -> tuple[float | None, str]:
+    """The earlier of the wait deadline and the task deadline, and its kind."""
+    if task_deadline_ is not None and (wait_deadline is None or task_deadline_ < wait_deadline):
+        return task_deadline_, "execution_timeout"
+    return wait_deadline, "timeout"
+
+
 def defer_timeout(deadline: float | None) -> timedelta | None:
     if deadline is None:
         return None
@@ -214,22 +231,10 @@ class ExecutionRunnerMixin:
 
     # -- waiting
 
-    def _deadlines(self, context: Any) -> tuple[float | None, float | None]:
-        """(wait deadline, execution_timeout deadline) as epoch seconds."""
-        wait_deadline = time.time() + self.timeout if self.timeout else None
-        task_deadline = None
-        ti = context.get("ti") if hasattr(context, "get") else None
-        start = getattr(ti, "start_date", None)
-        if self.execution_timeout is not None and isinstance(start, datetime):
-            task_deadline = start.timestamp() + self.execution_timeout.total_seconds()
-        return wait_deadline, task_deadline
-
     def _watch(self, context: Any, job_id: str, execution_id: str) -> tuple[ExecutionWatch, str]:
         """The watch, and which deadline binds it ("timeout" or "execution_timeout")."""
-        wait_deadline, task_deadline = self._deadlines(context)
-        kind, deadline = "timeout", wait_deadline
-        if task_deadline is not None and (deadline is None or task_deadline < deadline):
-            kind, deadline = "execution_timeout", task_deadline
+        wait_deadline = time.time() + self.timeout if self.timeout else None
+        deadline, kind = binding_deadline(wait_deadline, task_deadline(context, self.execution_timeout))
         watch = ExecutionWatch(
             job_id=job_id,
             execution_id=execution_id,

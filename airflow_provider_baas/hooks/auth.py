@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from airflow_provider_baas._compat import mask_secret
@@ -89,6 +90,7 @@ class PatJwtAuthenticator(Authenticator):
             "iat": issued,
             "exp": expires,
             "iss": c.issuer,
+            "jti": uuid.uuid4().hex,  # a re-mint after a 401 never resends the rejected token
             c.org_claim_name: c.org_claim_value,
             "multi-use": True,
             "pat": c.pat,

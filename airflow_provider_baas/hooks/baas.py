@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from airflow_provider_baas.errors import (
     BaasConfigurationError,
     BaasError,
     BaasExecuteOutcomeUnknown,
+    BaasExecutionNotFound,
     BaasLookupError,
     BaasNotFoundError,
     BaasResponseError,
@@ -49,10 +50,11 @@ from airflow_provider_baas.hooks.transport import (
     Sleep,
     SyncTransport,
     path_segment,
+    redact,
     to_api_error,
     transport_error,
 )
-from airflow_provider_baas.models import Execution, Job
+from airflow_provider_baas.models import Execution, Job, executions_started_since
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ def validate_job_id(value: Any) -> str:
             raise BaasValidationError(f"job_id must be a positive integer, got {value}")
         return str(value)
     text = validate_path_id(value, "job_id")
-    if not text.isdigit() or int(text) <= 0:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise BaasValidationError(f"job_id must be a positive integer, got {text!r}")
     return str(int(text))
 
@@ -115,25 +117,6 @@ def normalise_job_type(value: Any) -> str:
     return word
 
 
-def _json(spec: RequestSpec, response: Response) -> Any:
-    try:
-        return json.loads(response.text)
-    except ValueError:
-        snippet = response.text[:80]
-        raise BaasResponseError(
-            response.status, spec.method, spec.path, f"body is not JSON: {snippet!r}"
-        ) from None
-
-
-def _json_list(spec: RequestSpec, response: Response) -> list[Any]:
-    data = _json(spec, response)
-    if not isinstance(data, list):
-        raise BaasResponseError(
-            response.status, spec.method, spec.path, f"expected a JSON array, got {type(data).__name__}"
-        )
-    return data
-
-
 def _parse(spec: RequestSpec, response: Response, parser: Callable[[Any], T], raw: Any) -> T:
     try:
         return parser(raw)
@@ -141,11 +124,6 @@ def _parse(spec: RequestSpec, response: Response, parser: Callable[[Any], T], ra
         raise BaasResponseError(
             response.status, spec.method, spec.path, f"unexpected payload: {exc}"
         ) from None
-
-
-def executions_started_since(executions: Iterable[Execution], since: datetime) -> list[Execution]:
-    """Executions that started at or after ``since`` (queued ones without a start time count too)."""
-    return [e for e in executions if e.start_time is None or e.start_time >= since]
 
 
 class BaasHook(BaseHook):
@@ -238,7 +216,7 @@ class BaasHook(BaseHook):
         return self._run(self._plan_list_executions(None, site_id))
 
     def list_job_executions(self, job_id: Any, site_id: str | None = None) -> list[Execution]:
-        return self._run(self._plan_list_executions(job_id, site_id))
+        return self._run(self._plan_list_executions(validate_job_id(job_id), site_id))
 
     def get_execution(self, job_id: Any, execution_id: Any, site_id: str | None = None) -> Execution:
         """One execution, found in the job's listing (the API has no single-execution endpoint)."""
@@ -286,7 +264,7 @@ class BaasHook(BaseHook):
         return await self._arun(self._plan_list_executions(None, site_id))
 
     async def alist_job_executions(self, job_id: Any, site_id: str | None = None) -> list[Execution]:
-        return await self._arun(self._plan_list_executions(job_id, site_id))
+        return await self._arun(self._plan_list_executions(validate_job_id(job_id), site_id))
 
     async def aget_execution(self, job_id: Any, execution_id: Any, site_id: str | None = None) -> Execution:
         return await self._arun(self._plan_get_execution(job_id, execution_id, site_id))
@@ -313,7 +291,7 @@ class BaasHook(BaseHook):
         previous: list[Any] | None = None
         for page in range(1, MAX_PAGES + 1):
             spec = RequestSpec("GET", path, {**params, "page": page, "page-size": size})
-            batch = _json_list(spec, (yield spec))
+            batch = self._json_list(spec, (yield spec))
             if not batch or batch == previous:
                 break
             rows.extend(batch)
@@ -341,7 +319,7 @@ class BaasHook(BaseHook):
     def _plan_get_job(self, job_id: Any, site_id: str | None) -> Plan[Job]:
         spec = RequestSpec("GET", f"{self._site_path(site_id)}/jobs/{validate_job_id(job_id)}")
         response = yield spec
-        return _parse(spec, response, Job.from_dict, _json(spec, response))
+        return _parse(spec, response, Job.from_dict, self._json(spec, response))
 
     def _plan_list_executions(
         self, job_id: Any, site_id: str | None, stop: Callable[[list[Any]], bool] | None = None
@@ -368,7 +346,7 @@ class BaasHook(BaseHook):
         for execution in executions:
             if execution.execution_id == wanted:
                 return execution
-        raise BaasNotFoundError(
+        raise BaasExecutionNotFound(
             404,
             "GET",
             f"{self._site_path(site_id)}/jobs/{job}/executions",
@@ -410,7 +388,7 @@ class BaasHook(BaseHook):
 
     def _plan_probe(self) -> Plan[int]:
         spec = RequestSpec("GET", f"{self._site_path(None)}/jobs", {"page": 1, "page-size": 1})
-        return len(_json_list(spec, (yield spec)))
+        return len(self._json_list(spec, (yield spec)))
 
     def _plan_execute_job(self, job_id: Any, run_type: str, site_id: str | None) -> Plan[str]:
         job = validate_job_id(job_id)
@@ -473,6 +451,25 @@ class BaasHook(BaseHook):
                 )
             last_error = f"; no execution of the job started since {since.isoformat()}"
         raise BaasExecuteOutcomeUnknown(job, site, reason + last_error)
+
+    # -- bodies
+
+    def _json(self, spec: RequestSpec, response: Response) -> Any:
+        try:
+            return json.loads(response.text)
+        except ValueError:
+            snippet = redact(response.text[:80], self._auth.secrets if self._auth else [])
+            raise BaasResponseError(
+                response.status, spec.method, spec.path, f"body is not JSON: {snippet!r}"
+            ) from None
+
+    def _json_list(self, spec: RequestSpec, response: Response) -> list[Any]:
+        data = self._json(spec, response)
+        if not isinstance(data, list):
+            raise BaasResponseError(
+                response.status, spec.method, spec.path, f"expected a JSON array, got {type(data).__name__}"
+            )
+        return data
 
     # -- drivers
 
@@ -571,7 +568,7 @@ class BaasHook(BaseHook):
         assert self._auth is not None
         secrets = self._auth.secrets
         if isinstance(outcome, Response):
-            if outcome.status < 400:
+            if outcome.status < 300:
                 return None, renewed
             if outcome.status == 401 and self._auth.renewable and not renewed:
                 log.info("BaaS API answered 401: minting a new token and retrying once")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_baas._compat import (
     AirflowSensorTimeout,
     AirflowSkipException,
+    AirflowTaskTimeout,
     BaseOperator,
     BaseSensorOperator,
     default_deferrable,
@@ -24,7 +25,7 @@ from airflow_provider_baas._compat import (
     poke_return_value,
 )
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
-from airflow_provider_baas.errors import BaasLookupError
+from airflow_provider_baas.errors import BaasError, BaasInvalidEvent, BaasLookupError
 from airflow_provider_baas.freshness import FRESH, JOIN, STALE, Verdict, judge_freshness
 from airflow_provider_baas.polling import (
     DEFAULT_POLL_INTERVAL,
@@ -36,6 +37,7 @@ from airflow_provider_baas.polling import (
 from airflow_provider_baas.status import StatusPolicy
 from airflow_provider_baas.waiting import (
     ExecutionRunnerMixin,
+    binding_deadline,
     check_one_job_reference,
     decision_from_event,
     defer_timeout,
@@ -44,6 +46,7 @@ from airflow_provider_baas.waiting import (
     raise_for_decision,
     resolve_job_id,
     seconds,
+    task_deadline,
 )
 
 if TYPE_CHECKING:
@@ -190,9 +193,11 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         if first:
             return first.xcom_value
         watch = self._target()
-        watch.deadline = time.time() + float(self.timeout)
+        watch.deadline, deadline_kind = binding_deadline(
+            time.time() + float(self.timeout), task_deadline(context, self.execution_timeout)
+        )
         self.defer(
-            trigger=make_trigger(watch, self.site_id, self.baas_conn_id, self.polling),
+            trigger=make_trigger(watch, self.site_id, self.baas_conn_id, self.polling, deadline_kind),
             method_name="execute_complete",
             timeout=defer_timeout(watch.deadline),
         )
@@ -200,6 +205,8 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         decision = decision_from_event(event)
+        if decision.state == TIMEOUT and event.get("deadline_kind") == "execution_timeout":
+            raise AirflowTaskTimeout(f"execution_timeout reached: {decision.message}")
         if decision.state == TIMEOUT:
             self._timed_out(decision.message)
         return raise_for_decision(decision, str(event["job_id"]), str(event["execution_id"]), self.log)
@@ -312,29 +319,46 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        return self._check_deferrable(context, started_at=time.time())
+        return self._check_deferrable(context)
 
-    def _check_deferrable(self, context: Any, started_at: float) -> Any:
+    def _check_deferrable(self, context: Any) -> Any:
         verdict = self._assess()
         if verdict.kind == FRESH:
             return self._fresh_record(verdict)
         if verdict.kind == STALE:
-            if time.time() - started_at >= self.timeout_seconds:
-                self._timed_out(f"{verdict.reason}; sensor timed out after {self.timeout_seconds:.0f}s")
-            self.log.info("Checking again in %ss", self.poke_interval)
-            self.defer(
-                trigger=_sleep_trigger(float(self.poke_interval)),
-                method_name="execute_recheck",
-                kwargs={"started_at": started_at},
-            )
+            self._defer_until_fresh()
         execution_id = self._execution_to_wait_for(context, verdict)
         record = self._wait(self.hook, context, self._job[0], execution_id, self._job[1])
         return self._backup_done(context, record)
 
-    def execute_recheck(self, context: Any, event: Any = None, started_at: float | None = None) -> Any:
-        return self._check_deferrable(
-            context, started_at=started_at if started_at is not None else time.time()
+    def _defer_until_fresh(self) -> None:
+        from airflow_provider_baas.triggers.baas import BaasFreshnessTrigger
+
+        job_id, site = self._job
+        deadline = time.time() + self.timeout_seconds
+        self.defer(
+            trigger=BaasFreshnessTrigger(
+                job_id=job_id,
+                site_id=site,
+                max_age=float(self.max_age or 0),
+                deadline=deadline,
+                baas_conn_id=self.baas_conn_id,
+                poll_interval=float(self.poke_interval),
+                **self.status_policy.to_kwargs(),
+            ),
+            method_name="execute_fresh",
+            timeout=defer_timeout(deadline),
         )
+
+    def execute_fresh(self, context: Any, event: Any = None) -> Any:
+        """Back from BaasFreshnessTrigger: a fresh backup appeared, or the sensor timed out."""
+        if not isinstance(event, dict) or event.get("status") not in ("fresh", "timeout", "error"):
+            raise BaasInvalidEvent(f"Unknown BaaS freshness event: {event!r}")
+        if event["status"] == "timeout":
+            self._timed_out(str(event.get("message")))
+        if event["status"] == "error" or not isinstance(event.get("execution"), dict):
+            raise BaasError(str(event.get("message") or event))
+        return {**event["execution"], "backup_started": False}
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         record = self._resume(context, event)
@@ -351,12 +375,3 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
             host = self.hook.config.base_url.split("://", 1)[1].split("/", 1)[0]
             emit_to_aliases(context, list(self.outlets), host, site, job_id, record)
         return record
-
-
-def _sleep_trigger(seconds_: float) -> Any:
-    """Airflow's own time-delta trigger (standard provider on 3.x, core on 2.11)."""
-    try:
-        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-    except ImportError:
-        from airflow.triggers.temporal import TimeDeltaTrigger  # type: ignore[no-redef]
-    return TimeDeltaTrigger(timedelta(seconds=seconds_))

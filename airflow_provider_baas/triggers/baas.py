@@ -10,17 +10,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
+from airflow_provider_baas.freshness import FRESH, judge_freshness
 from airflow_provider_baas.polling import (
+    DEFAULT_ERROR_WINDOW,
     DEFAULT_FIRST_INTERVAL,
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_POLL_INTERVAL,
     Decision,
     ExecutionWatch,
     PollingPolicy,
+    is_transient,
 )
 from airflow_provider_baas.status import Outcome, StatusPolicy
 
@@ -55,10 +60,14 @@ class BaasExecutionTrigger(BaseTrigger):
         expected_duration: float | None = None,
         success_statuses: list[str] | None = None,
         failure_statuses: list[str] | None = None,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        error_window: float = DEFAULT_ERROR_WINDOW,
     ) -> None:
         super().__init__()
         self.job_id = str(job_id)
         self.execution_id = str(execution_id)
+        self.max_consecutive_errors = max_consecutive_errors
+        self.error_window = error_window
         self.site_id = site_id
         self.baas_conn_id = baas_conn_id
         self.deadline = deadline
@@ -83,6 +92,8 @@ class BaasExecutionTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "first_interval": self.first_interval,
                 "expected_duration": self.expected_duration,
+                "max_consecutive_errors": self.max_consecutive_errors,
+                "error_window": self.error_window,
                 **self.status_policy.to_kwargs(),
             },
         )
@@ -96,6 +107,8 @@ class BaasExecutionTrigger(BaseTrigger):
             started_at=self.started_at,
             deadline=self.deadline,
             expected_duration=self.expected_duration,
+            max_consecutive_errors=self.max_consecutive_errors,
+            error_window=self.error_window,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -157,3 +170,87 @@ class BaasExecutionTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         """Airflow 3.3: the user marked the deferred task failed or cleared; nothing can be cancelled."""
         self.log.warning(NO_CANCEL.format(execution_id=self.execution_id, job_id=self.job_id))
+
+
+class BaasFreshnessTrigger(BaseTrigger):
+    """Waits until a job's last successful backup is younger than ``max_age`` (gate without trigger).
+
+    Fires once: ``{"status": "fresh" | "timeout" | "error", "message", "job_id", "site_id",
+    "execution": <the fresh backup's record or None>}``. The deadline is absolute, as above.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        max_age: float,
+        deadline: float,
+        site_id: str | None = None,
+        baas_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        success_statuses: list[str] | None = None,
+        failure_statuses: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.job_id = str(job_id)
+        self.max_age = float(max_age)
+        self.deadline = float(deadline)
+        self.site_id = site_id
+        self.baas_conn_id = baas_conn_id
+        self.poll_interval = float(poll_interval)
+        self.status_policy = StatusPolicy.build(success_statuses, failure_statuses)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "max_age": self.max_age,
+                "deadline": self.deadline,
+                "site_id": self.site_id,
+                "baas_conn_id": self.baas_conn_id,
+                "poll_interval": self.poll_interval,
+                **self.status_policy.to_kwargs(),
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_baas.hooks.baas import BaasHook
+        from airflow_provider_baas.hooks.transport import shared_session_lease
+
+        hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
+        async with shared_session_lease():
+            event = await self._wait(hook)
+        yield TriggerEvent({"job_id": self.job_id, "site_id": self.site_id, **event})
+
+    async def _wait(self, hook: Any) -> dict[str, Any]:
+        polling = PollingPolicy(poll_interval=self.poll_interval)
+        errors = 0
+        while time.time() < self.deadline:
+            try:
+                executions = await hook.alist_job_executions(self.job_id, self.site_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    return {"status": "error", "message": f"{type(exc).__name__}: {exc}", "execution": None}
+                errors += 1
+                wait = polling.error_wait(errors)
+                self.log.warning("Listing BaaS job %s failed (%s); retrying in %.0fs", self.job_id, exc, wait)
+            else:
+                errors = 0
+                if (fresh := self._fresh(executions)) is not None:
+                    return fresh
+                wait = polling.poll_interval
+            await asyncio.sleep(max(0.0, min(wait, self.deadline - time.time())))
+        message = f"No backup of BaaS job {self.job_id} younger than {self.max_age:.0f}s appeared in time"
+        return {"status": "timeout", "message": message, "execution": None}
+
+    def _fresh(self, executions: list[Any]) -> dict[str, Any] | None:
+        verdict = judge_freshness(executions, self.status_policy, self.max_age, datetime.now(UTC), False)
+        if verdict.kind == FRESH and verdict.execution is not None:
+            return {"status": "fresh", "message": verdict.reason, "execution": verdict.execution.to_dict()}
+        self.log.info(
+            "BaaS job %s: %s; checking again in %.0fs", self.job_id, verdict.reason, self.poll_interval
+        )
+        return None

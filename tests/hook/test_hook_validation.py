@@ -57,18 +57,7 @@ JOB_CALLS = {
 
 @pytest.mark.parametrize("call", sorted(JOB_CALLS))
 @pytest.mark.parametrize("job_id", BAD_JOB_IDS, ids=repr)
-def test_bad_job_ids_fail_before_any_request(hook, requests_mock, request, call, job_id):
-    if call == "list_job_executions" and job_id is None:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "BUG: list_job_executions(None) / alist_job_executions(None) pass job_id=None to "
-                    "_plan_list_executions, which means 'the whole site': they silently list every "
-                    "execution of every job instead of rejecting the missing job_id"
-                ),
-            )
-        )
+def test_bad_job_ids_fail_before_any_request(hook, requests_mock, call, job_id):
     with pytest.raises(BaasValidationError) as info:
         JOB_CALLS[call](hook, job_id)
 
@@ -76,13 +65,6 @@ def test_bad_job_ids_fail_before_any_request(hook, requests_mock, request, call,
     assert requests_mock.request_history == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: validate_job_id uses str.isdigit(), which is True for '²' and other non-ASCII digits; "
-        "int('²') then raises a bare ValueError instead of BaasValidationError"
-    ),
-)
 @pytest.mark.parametrize("job_id", ["²", "3²"])
 def test_unicode_digit_job_ids_are_validation_errors(hook, requests_mock, job_id):
     with pytest.raises(BaasValidationError):
@@ -350,13 +332,6 @@ def test_token_never_appears_in_transport_errors(make_hook, requests_mock):
     assert TOKEN not in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: hooks/baas.py _json() puts the first 80 chars of a non-JSON success body into "
-        "BaasResponseError without redact(), so an echoed token leaks into the exception text"
-    ),
-)
 def test_token_never_appears_in_response_errors_even_when_echoed(hook, requests_mock):
     requests_mock.get(job_url(34), status_code=200, text=f"Bearer {TOKEN}")
 

@@ -409,11 +409,6 @@ def test_lost_answer_is_found_by_send_time_without_posting(sim: BaasSimulator) -
     assert executes(sim) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reattach.pick_earlier_execution skips executions without start_time (still QUEUED), "
-    "so a retry soon after a lost execute answer POSTs again (409 here; a duplicate backup elsewhere)",
-)
 @pytest.mark.sim(time_scale=0)
 def test_lost_answer_is_found_while_the_execution_is_still_queued(sim: BaasSimulator) -> None:
     sent_at = sim.now()

@@ -12,6 +12,7 @@ from airflow_provider_baas.errors import (
     BaasAuthError,
     BaasConflictError,
     BaasError,
+    BaasExecutionNotFound,
     BaasNotFoundError,
     BaasRateLimitedError,
     BaasResponseError,
@@ -127,8 +128,9 @@ class TestPollingPolicy:
 
     def test_expected_duration_far_from_the_end_and_after_it(self) -> None:
         policy = PollingPolicy(poll_interval=60, first_interval=5)
-        # Far from the end: sparse, bounded by FAR_FACTOR poll intervals.
-        assert policy.next_wait(0, 7200) == 60 * polling.FAR_FACTOR
+        # Far from the end: sparse, but never beyond poll_interval (the documented longest wait).
+        assert policy.next_wait(0, 7200) == 60
+        assert policy.next_wait(7200 - 20, 7200) == 10
         # Past the expected end: dense again, then growing back to poll_interval.
         assert policy.next_wait(7201, 7200) == 5
         after = [policy.next_wait(7200 + over, 7200) for over in (1, 100, 200, 1000, 10000)]
@@ -345,18 +347,18 @@ class TestObserveError:
 
     def test_not_found_during_grace_waits(self, clock: FakeClock) -> None:
         watch = make_watch(clock, not_found_grace=300)
-        exc = BaasNotFoundError(404, "GET", "/sites/s/jobs/34/executions", "execution 1001 not found")
+        exc = BaasExecutionNotFound(404, "GET", "/sites/s/jobs/34/executions", "execution 1001 not found")
         clock.advance(299)
         decision = watch.observe_error(exc)
         assert decision.state == WAIT
 
     def test_not_found_after_grace_is_an_error(self, clock: FakeClock) -> None:
         watch = make_watch(clock, not_found_grace=300)
-        exc = BaasNotFoundError(404, "GET", "/sites/s/jobs/34/executions", "execution 1001 not found")
+        exc = BaasExecutionNotFound(404, "GET", "/sites/s/jobs/34/executions", "execution 1001 not found")
         clock.advance(301)
         decision = watch.observe_error(exc)
         assert decision.state == ERROR
-        assert "BaasNotFoundError" in decision.message
+        assert "BaasExecutionNotFound" in decision.message
 
     def test_not_found_job_is_an_error_even_during_grace(self, clock: FakeClock) -> None:
         watch = make_watch(clock, not_found_grace=300)
@@ -384,11 +386,6 @@ class TestObserveError:
         if not isinstance(exc, BaasError):
             assert f"unexpected {type(exc).__name__}" in decision.message
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: ExecutionWatch.observe_error ignores BaasRateLimitedError.retry_after "
-        "(polling.py observe_error -> error_wait): the server's Retry-After is not honoured",
-    )
     def test_rate_limit_honours_retry_after(self, clock: FakeClock) -> None:
         watch = make_watch(clock, polling=PollingPolicy(poll_interval=60, first_interval=5))
         exc = BaasRateLimitedError(429, "GET", "/p", "Too Many Requests", retry_after=30.0)
@@ -396,11 +393,6 @@ class TestObserveError:
         assert decision.state == WAIT
         assert decision.wait >= 30.0
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: the error window is measured from started_at until the first good poll, so a "
-        "trigger re-created from serialize() (started_at hours ago) gives up on its first 503",
-    )
     def test_first_transient_error_of_a_resumed_wait_is_retried(self, clock: FakeClock) -> None:
         # A triggerer restart re-creates the trigger with the original started_at (2 h ago).
         watch = make_watch(clock, started_at=T0 - 7200)

@@ -288,11 +288,6 @@ def test_trigger_failure_with_soft_fail_is_not_skipped() -> None:
     assert not isinstance(info.value, AirflowSkipException | AirflowSensorTimeout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: BaasExecutionSensor.execute (deferrable) sets the trigger deadline to now + timeout only; "
-    "execution_timeout is ignored, and Airflow 3 does not enforce it for deferred tasks either",
-)
 @pytest.mark.sim(time_scale=3600)
 async def test_deferrable_execution_timeout_bounds_the_trigger_deadline(sim: BaasSimulator) -> None:
     execution_id = sim.start_execution(34)

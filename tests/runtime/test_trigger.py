@@ -41,7 +41,7 @@ def trigger_for(execution_id: str, job_id: int = 34, **kwargs: Any) -> BaasExecu
 
 
 def limit_error_budget(monkeypatch: pytest.MonkeyPatch, **limits: Any) -> None:
-    """The trigger's watch with a small transient-error budget (the defaults are 10 errors / 15 min)."""
+    """The trigger's watch with other limits the trigger has no kwarg for (e.g. the not-found grace)."""
     monkeypatch.setattr(trigger_module, "ExecutionWatch", functools.partial(ExecutionWatch, **limits))
 
 
@@ -158,10 +158,9 @@ async def test_transient_faults_within_budget_still_succeed(sim: BaasSimulator) 
 async def test_persistent_503_beyond_the_budget_is_an_error_event(
     sim: BaasSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    limit_error_budget(monkeypatch, max_consecutive_errors=2)
     execution_id = sim.start_execution(34)
     sim.add_fault(kind="status", status=503, method="GET", path="*/jobs/34", count=None)
-    event = await single_event(trigger_for(execution_id))
+    event = await single_event(trigger_for(execution_id, max_consecutive_errors=2))
     assert event["status"] == "error"
     assert "giving up after 3 failed polls" in event["message"]
     assert "503" in event["message"]
@@ -172,11 +171,10 @@ async def test_persistent_503_beyond_the_budget_is_an_error_event(
 async def test_error_window_beyond_budget_is_an_error_event(
     sim: BaasSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    limit_error_budget(monkeypatch, error_window=0.5)
     execution_id = sim.start_execution(34)
     sim.add_fault(kind="drop", method="GET", path="*/jobs/34", count=None)
     started = time.monotonic()
-    event = await single_event(trigger_for(execution_id))
+    event = await single_event(trigger_for(execution_id, error_window=0.5))
     assert event["status"] == "error" and "giving up" in event["message"]
     assert 0.5 <= time.monotonic() - started < 3
 
@@ -291,11 +289,6 @@ async def test_recreated_mid_wait_reaches_the_same_success(sim: BaasSimulator) -
     assert event["status"] == "success" and event["execution"]["execution_id"] == execution_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: polling.py ExecutionWatch.observe_error measures the error window from the serialized "
-    "started_at until the first good poll: a trigger re-created 2 h into a wait fails on a single 503",
-)
 @pytest.mark.sim(time_scale=7200)
 async def test_recreated_long_after_the_start_tolerates_one_blip(sim: BaasSimulator) -> None:
     execution_id = sim.start_execution(34)
