@@ -53,7 +53,7 @@ test-af2: venv-af2
 test: lint test-af3 test-af2
 
 demo: venv
-	$(VENV3)/bin/python -m airflow_provider_baas.demo
+	$(VENV3)/bin/python demo/run_demo.py
 
 clean:
 	rm -rf $(VENV3) $(VENV2) .pytest_cache .ruff_cache
