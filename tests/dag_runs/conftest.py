@@ -28,6 +28,8 @@ def dagbag(airflow_db: None) -> Any:
         from airflow.models.dagbag import DagBag
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert bag.import_errors == {}
+    if hasattr(bag, "sync_to_db"):  # Airflow 2.11: register DAGs, datasets and aliases as the processor does
+        bag.sync_to_db()
     return bag
 
 
