@@ -460,6 +460,9 @@ class BaasSimulator:
             else:
                 record.fault = fault.kind
                 if fault.delay > 0:
+                    # Take the body in first, like a slow server: once the client gives up, the
+                    # connection is gone and the body could no longer be read.
+                    await request.read()
                     await self._sleep(fault.delay)
                     if self._stopping is not None and self._stopping.is_set():
                         return self._drop(request, record)  # shutting down: do not process it

@@ -165,6 +165,19 @@ async def test_delay_beyond_the_client_timeout_aiohttp(sim: BaasSimulator) -> No
                 await resp.read()
 
 
+def test_delayed_execute_is_processed_after_the_client_gave_up(sim: BaasSimulator) -> None:
+    """Like a slow server: the body is taken in before the delay, so a POST whose client timed out
+    still starts the execution (the "maybe sent" case the hook must look up, never re-send)."""
+    sim.add_fault(kind="delay", delay=0.5, method="POST", path="*/execute")
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(execute_url(sim), json={"run_type": "DELTA"}, headers=AUTH, timeout=0.1)
+    deadline = time.monotonic() + 5
+    while sim.requests[-1].status is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sim.requests[-1].status == 202
+    assert sim.executions(1)[0]["run_type"] == "DELTA"  # the body was read, not lost with the client
+
+
 def test_short_delay_then_normal_answer(sim: BaasSimulator, client: Any) -> None:
     sim.add_fault(kind="delay", delay=0.15)
     started = time.monotonic()
