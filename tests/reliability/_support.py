@@ -1,0 +1,158 @@
+"""Helpers of the reliability suite: simulators with fault plans, fake task contexts, secret scans."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from airflow_provider_baas.testing import BaasSimulator
+from tests.runtime._support import (  # noqa: F401  (re-exported for the test modules)
+    FakeStateStore,
+    FakeTI,
+    RecordingLogger,
+    make_context,
+    rebuild_trigger,
+    record_log,
+    run_trigger,
+    single_event,
+)
+
+SITE = "demo-site"
+JOB = 34  # daily_warehouse_backup: succeeds
+POLL = r"/jobs/34$"
+EXECUTE = r"/jobs/\d+/execute$"
+# Connection extras of the fault matrix: a short read timeout, hook retries on but small.
+FAST_EXTRA: dict[str, Any] = {
+    "read_timeout": 0.3,
+    "connect_timeout": 1,
+    "max_attempts": 2,
+    "max_retry_wait": 2,
+}
+
+
+class Finisher:
+    """``on_request`` hook of a frozen simulator (``time_scale=0``): ends every running execution
+    once every fault added so far is spent and ``after`` more polls (GET of a job) were answered.
+
+    The executions stay QUEUED/RUNNING until then, so a fault can never be "skipped" by a job that
+    finished early; and once it is spent, the wait ends at the next poll instead of after a timer.
+    """
+
+    def __init__(self, after: int = 1, poll_path: str = POLL) -> None:
+        import re
+
+        self.after = after
+        self._poll = re.compile(poll_path)
+        self.sim: BaasSimulator | None = None
+        self.good_polls = 0
+        self.finished = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, record: Any) -> None:
+        sim = self.sim
+        if sim is None or self.finished.is_set():
+            return
+        if record.method != "GET" or record.fault is not None or record.status != 200:
+            return
+        if not self._poll.search(record.path):
+            return
+        if not all(f.exhausted for f in sim.faults):
+            return
+        with self._lock:
+            self.good_polls += 1
+            if self.good_polls >= self.after:
+                sim.finish_all()
+                self.finished.set()
+
+
+def posts(sim: BaasSimulator, job_id: int = JOB) -> list[Any]:
+    return sim.requests_matching("POST", rf"/jobs/{job_id}/execute$")
+
+
+def accepted_posts(sim: BaasSimulator, job_id: int = JOB) -> list[Any]:
+    """Execute requests the server processed (202, or processed with the answer lost)."""
+    return [r for r in posts(sim, job_id) if r.status == 202 or r.fault == "lost_answer"]
+
+
+def new_executions(sim: BaasSimulator, before: Iterable[str], job_id: int = JOB) -> list[dict[str, Any]]:
+    known = set(before)
+    return [e for e in sim.executions(job_id) if e["execution_id"] not in known]
+
+
+def execution_ids(sim: BaasSimulator, job_id: int = JOB) -> set[str]:
+    return {e["execution_id"] for e in sim.executions(job_id)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets
+
+
+def secret_forms(secret: str) -> set[str]:
+    """A secret, and the encoded forms it could leak in: base64 (std/url, with and without padding,
+    at the three byte alignments), and for PEM keys every body line."""
+    forms = {secret}
+    raw = secret.encode()
+    for shift in range(3):  # the secret's offset (mod 3) inside whatever bytes were encoded
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * shift + raw).decode()
+            # Characters whose 6 bits all come from the secret: the same whatever surrounds it.
+            stable = text[-(-8 * shift // 6) : (8 * (shift + len(raw))) // 6]
+            if len(stable) >= 12:
+                forms.add(stable)
+    if "PRIVATE KEY" in secret:
+        forms.update(line.strip() for line in secret.splitlines() if len(line.strip()) >= 40)
+    forms.add(json.dumps(secret)[1:-1])  # as it appears inside a JSON string
+    return {f for f in forms if f}
+
+
+def jwt_forms(token: str) -> set[str]:
+    """A JWT, its signed payload segment and its signature."""
+    header, payload, signature = token.split(".")
+    return {token, payload, signature, f"{header}.{payload}"}
+
+
+def find_leaks(haystacks: dict[str, str], needles: Iterable[str]) -> list[tuple[str, str]]:
+    """``(where, needle-prefix)`` for every needle found in any haystack."""
+    leaks = []
+    for where, text in haystacks.items():
+        for needle in needles:
+            if needle and needle in text:
+                leaks.append((where, needle[:12] + "..."))
+    return leaks
+
+
+def generate_rsa_key() -> tuple[str, str]:
+    """A fresh 2048-bit RSA key: (private PEM, public PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+class TokenSpy:
+    """Wraps a simulator's authenticator: ``(arrival time, bearer credential)`` of every request that
+    reached authentication (requests answered by a fault never do), in order."""
+
+    def __init__(self, sim: BaasSimulator) -> None:
+        self.seen: list[tuple[float, str]] = []
+        real: Callable[[Any], Any] = sim.auth.authenticate
+
+        def authenticate(headers: Any) -> Any:
+            value = headers.get("Authorization") or ""
+            self.seen.append((time.time(), value.partition(" ")[2].strip()))
+            return real(headers)
+
+        sim.auth.authenticate = authenticate  # type: ignore[method-assign]
