@@ -156,3 +156,80 @@ class TokenSpy:
             return real(headers)
 
         sim.auth.authenticate = authenticate  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny scripted HTTP(S) server, for answers the simulator cannot give (HTML bodies, endless
+# listings, TLS).
+
+
+class StaticServer:
+    """Answers every request with ``answer(method, path, query) -> (status, headers, body)``, over
+    HTTP, or HTTPS with ``ssl_context``. ``requests`` lists ``(method, path, query)`` of every
+    request that reached the handler (a refused TLS handshake never does)."""
+
+    def __init__(
+        self,
+        answer: Callable[[str, str, dict[str, str]], tuple[int, dict[str, str], bytes]],
+        *,
+        ssl_context: Any = None,
+    ) -> None:
+        self.answer = answer
+        self.ssl_context = ssl_context
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.port: int | None = None
+        self._loop: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> StaticServer:
+        import asyncio
+        import concurrent.futures
+
+        from aiohttp import web
+
+        async def handle(request: Any) -> Any:
+            query = dict(request.query)
+            self.requests.append((request.method, request.path, query))
+            status, headers, body = self.answer(request.method, request.path, query)
+            return web.Response(status=status, headers=headers, body=body)
+
+        ready: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+        async def setup() -> Any:
+            runner = web.ServerRunner(web.Server(handle, access_log=None), handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
+            await site.start()
+            return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                runner, port = loop.run_until_complete(setup())
+            except BaseException as exc:
+                ready.set_exception(exc)
+                return
+            ready.set_result(port)
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        self.port = ready.result(timeout=10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        assert self._thread is not None
+        self._thread.join(10)
+
+
+def json_answer(payload: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
