@@ -458,7 +458,10 @@ class BaasHook(BaseHook):
         try:
             return json.loads(response.text)
         except ValueError:
-            snippet = redact(response.text[:80], self._auth.secrets if self._auth else [])
+            # Redact, then cut: a secret straddling the cut would otherwise leave its start behind.
+            secrets = self._auth.secrets if self._auth else []
+            longest = max((len(secret) for secret in secrets), default=0)
+            snippet = redact(response.text[: 80 + longest], secrets)[:80]
             raise BaasResponseError(
                 response.status, spec.method, spec.path, f"body is not JSON: {snippet!r}"
             ) from None
