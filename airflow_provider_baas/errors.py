@@ -36,6 +36,11 @@ class BaasTransportError(BaasError):
         super().__init__(f"BaaS API {method} {path} failed: {reason}")
 
 
+class BaasTransportSetupError(BaasTransportError, BaasConfigurationError):
+    """The request cannot be made as configured (TLS verification, invalid URL, proxy or header):
+    retrying will not help, so neither the hook nor a wait retries it."""
+
+
 class BaasApiError(BaasError):
     """The API answered with an error status (or an unusable body)."""
 

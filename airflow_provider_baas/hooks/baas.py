@@ -35,6 +35,7 @@ from airflow_provider_baas.errors import (
     BaasLookupError,
     BaasNotFoundError,
     BaasResponseError,
+    BaasTransportSetupError,
     BaasValidationError,
 )
 from airflow_provider_baas.hooks.auth import Authenticator, authenticator_for
@@ -528,7 +529,7 @@ class BaasHook(BaseHook):
             except (NotSent, MaybeSent) as exc:
                 response = exc
             except Fatal as exc:
-                raise transport_error(spec, exc, self._auth.secrets) from None
+                raise _setup_error(spec, exc, self._auth.secrets) from None
             wait, renewed = self._next_step(spec, response, attempt, waited, policy, renewed)
             if wait is None:
                 assert isinstance(response, Response)
@@ -547,7 +548,7 @@ class BaasHook(BaseHook):
             except (NotSent, MaybeSent) as exc:
                 response = exc
             except Fatal as exc:
-                raise transport_error(spec, exc, self._auth.secrets) from None
+                raise _setup_error(spec, exc, self._auth.secrets) from None
             wait, renewed = self._next_step(spec, response, attempt, waited, policy, renewed)
             if wait is None:
                 assert isinstance(response, Response)
@@ -606,6 +607,12 @@ class BaasHook(BaseHook):
     def close(self) -> None:
         if self._sync is not None:
             self._sync.close()
+
+
+def _setup_error(spec: RequestSpec, exc: Fatal, secrets: list[str]) -> BaasTransportSetupError:
+    """A failure no retry can fix (TLS verification, bad URL or proxy): not transient anywhere."""
+    error = transport_error(spec, exc, secrets)
+    return BaasTransportSetupError(error.method, error.path, error.reason)
 
 
 def _describe(outcome: Response | Exception) -> str:
