@@ -177,6 +177,7 @@ class StaticServer:
         self.answer = answer
         self.ssl_context = ssl_context
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.headers: list[dict[str, str]] = []  # of each request, for servers that echo them
         self.port: int | None = None
         self._loop: Any = None
         self._thread: threading.Thread | None = None
@@ -194,6 +195,7 @@ class StaticServer:
         async def handle(request: Any) -> Any:
             query = dict(request.query)
             self.requests.append((request.method, request.path, query))
+            self.headers.append(dict(request.headers))
             status, headers, body = self.answer(request.method, request.path, query)
             return web.Response(status=status, headers=headers, body=body)
 
@@ -233,3 +235,46 @@ class StaticServer:
 
 def json_answer(payload: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+
+def self_signed_cert(directory: Any) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (its own CA): (cert path, key path)."""
+    import datetime
+    import ipaddress
+    import os
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = os.path.join(str(directory), "cert.pem")
+    key_path = os.path.join(str(directory), "key.pem")
+    with open(cert_path, "wb") as fh:
+        fh.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as fh:
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    return cert_path, key_path
