@@ -1,0 +1,128 @@
+"""Secrets at DAG level: real Airflow runs (``dag.test()``, deferral included) with a token + static
+header connection and a PAT connection, then a scan of everything Airflow kept: stdout/stderr and
+every log record, the log folder, and every row of every table of the metadata DB (XCom, rendered
+template fields, triggers, task instances' next_kwargs, ...). Zero hits for the secrets, their
+base64 forms and the minted JWTs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_baas.testing import BaasSimulator
+from tests.dag_runs.conftest import run_dag
+
+from ._support import find_leaks, jwt_forms, secret_forms
+from .conftest import KEY_ID, PAT
+from .test_secrets import HEADER_SECRET, TOKEN
+
+pytestmark = pytest.mark.dag
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db: None) -> Any:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dagbag import DagBag
+    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    assert bag.import_errors == {}
+    if hasattr(bag, "sync_to_db"):  # Airflow 2.11: register the DAGs as the DAG processor would
+        bag.sync_to_db()
+    return bag
+
+
+def metadata_db_text() -> dict[str, str]:
+    """Every row of every table of the metadata DB, as text (bytes decoded as latin-1)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    dump: dict[str, str] = {}
+    try:
+        with engine.connect() as conn:
+            for table in inspect(engine).get_table_names():
+                rows = conn.execute(text(f'SELECT * FROM "{table}"')).fetchall()
+                cells = [c.decode("latin-1") if isinstance(c, bytes) else str(c) for r in rows for c in r]
+                dump[f"metadata DB table {table}"] = "\n".join(cells)
+    finally:
+        engine.dispose()
+    return dump
+
+
+def log_folder_text() -> dict[str, str]:
+    home = Path(os.environ["AIRFLOW_HOME"])
+    return {f"log file {p}": p.read_text(errors="replace") for p in home.rglob("*.log") if p.is_file()}
+
+
+@pytest.fixture
+def everything_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.DEBUG)
+    yield
+
+
+def scan_run(
+    capfd: Any, caplog: Any, sim: BaasSimulator, secrets: list[str], jwts: list[str]
+) -> dict[str, str]:
+    out, err = capfd.readouterr()
+    seen = {"stdout": out, "stderr": err, "log records": caplog.text}
+    seen["simulator request log"] = "\n".join(repr(r) for r in sim.requests)
+    seen.update(log_folder_text())
+    seen.update(metadata_db_text())
+    needles: set[str] = set()
+    for secret in secrets:
+        needles |= secret_forms(secret)
+    for token in jwts:
+        needles |= jwt_forms(token)
+    assert find_leaks(seen, needles) == []
+    return seen
+
+
+def set_conn(monkeypatch: pytest.MonkeyPatch, sim: BaasSimulator, conn_id: str, **extra: Any) -> None:
+    name, value = sim.airflow_conn_env(conn_id, max_attempts=2, max_retry_wait=2, read_timeout=2, **extra)
+    monkeypatch.setenv(name, value)
+
+
+@pytest.mark.usefixtures("everything_logged")
+def test_token_and_header_leave_no_trace_in_a_dag_run(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch, capfd: Any, caplog: Any
+) -> None:
+    with BaasSimulator(token=TOKEN, required_headers={"x-api-key": HEADER_SECRET}, time_scale=7200) as sim:
+        set_conn(monkeypatch, sim, "baas_rel_token", headers={"x-api-key": HEADER_SECRET})
+        sim.add_fault(kind="status", status=503, method="GET", path="*/jobs/34", skip=2, count=1)
+        states = run_dag(dagbag, "baas_rel_secrets_token")
+        assert states == {"backup": "success", "check": "success", "__run__": "success"}
+        # A failed run whose error body echoes both credentials: the failure is logged, masked.
+        echo = {"message": f"Bearer {TOKEN} / x-api-key {HEADER_SECRET} may not run job 34"}
+        sim.add_fault(kind="status", status=403, body=echo, method="POST", path="*/execute", count=None)
+        states = run_dag(dagbag, "baas_rel_secrets_failure")
+        assert states == {"backup": "failed", "__run__": "failed"}
+        seen = scan_run(capfd, caplog, sim, [TOKEN, HEADER_SECRET], [])
+    text = "\n".join(seen.values())
+    assert "may not run job 34" in text  # the failure and its reason were logged...
+    assert any("xcom" in k for k in seen) and "baas_rel_secrets_token" in text  # ...and the DB was read
+
+
+@pytest.mark.usefixtures("everything_logged")
+def test_pat_key_and_jwts_leave_no_trace_in_a_dag_run(
+    dagbag: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: Any,
+    caplog: Any,
+    pat_extra: dict[str, Any],
+    rsa_key: tuple[str, str],
+    mints: list[str],
+) -> None:
+    with BaasSimulator(token=None, jwt_public_key=rsa_key[1], jwt_kid=KEY_ID, time_scale=7200) as sim:
+        set_conn(monkeypatch, sim, "baas_rel_pat", **pat_extra)
+        assert "password" not in json.loads(os.environ["AIRFLOW_CONN_BAAS_REL_PAT"])
+        sim.add_fault(kind="status", status=401, method="GET", path="*/jobs/34", skip=2, count=1)  # re-mint
+        states = run_dag(dagbag, "baas_rel_secrets_pat")
+        assert states == {"backup": "success", "check": "success", "__run__": "success"}
+        assert len(mints) >= 3
+        scan_run(capfd, caplog, sim, [PAT, rsa_key[0]], mints)
