@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
+_RNG = random.Random()
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ class RetryPolicy:
     max_total_wait: float
     base: float = BACKOFF_BASE
     cap: float = BACKOFF_CAP
-    rng: random.Random = field(default_factory=random.Random)
+    # One shared generator: a fresh random.Random() per request re-seeds from os.urandom each time.
+    rng: random.Random = field(default_factory=lambda: _RNG)
 
     def wait_before_retry(
         self, attempt: int, waited: float, retry_after: float | None = None
@@ -266,7 +268,9 @@ def shared_session(verify: bool | str) -> aiohttp.ClientSession:
     session = per_loop.get(verify)
     if session is None or session.closed:
         connector = aiohttp.TCPConnector(ssl=_ssl_setting(verify), limit=100, keepalive_timeout=30)
-        session = aiohttp.ClientSession(connector=connector, trust_env=True, raise_for_status=False)
+        # trust_env=False: with it, aiohttp reads the proxy variables and ~/.netrc in a worker thread
+        # on *every* request (two thread hops per poll). AsyncTransport reads them once instead.
+        session = aiohttp.ClientSession(connector=connector, trust_env=False, raise_for_status=False)
         per_loop[verify] = session
     return session
 
@@ -298,37 +302,76 @@ async def close_shared_sessions() -> None:
         await session.close()
 
 
+@dataclass(frozen=True)
+class _RequestEnv:
+    """What ``trust_env=True`` would add to each request, read once per transport."""
+
+    proxy: str | None
+    proxy_headers: Mapping[str, str] | None
+    netrc_auth: Any  # aiohttp.BasicAuth | None, for requests without an Authorization header
+
+
+def _read_request_env(base_url: str, explicit_proxy: str | None) -> _RequestEnv:
+    """The environment's proxy (``*_PROXY`` / ``NO_PROXY``) and ~/.netrc entry, as aiohttp reads them.
+
+    Blocking (reads files): call it in a worker thread.
+    """
+    from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
+    from yarl import URL
+
+    url = URL(base_url)
+    proxy, proxy_headers = explicit_proxy, None
+    if proxy is None:
+        with contextlib.suppress(LookupError):
+            env_proxy, proxy_auth = get_env_proxy_for_url(url)
+            proxy = str(env_proxy)
+            if proxy_auth is not None:
+                proxy_headers = {"Proxy-Authorization": proxy_auth.encode()}
+    netrc_auth = None
+    if url.host is not None:
+        netrc_obj = netrc_from_env()
+        if netrc_obj is not None:
+            with contextlib.suppress(LookupError):
+                netrc_auth = basicauth_from_netrc(netrc_obj, url.host)
+    return _RequestEnv(proxy, proxy_headers, netrc_auth)
+
+
 class AsyncTransport:
-    """Sends specs over the shared aiohttp session of the running event loop."""
+    """Sends specs over the shared aiohttp session of the running event loop.
+
+    Everything that does not change between requests (timeouts, proxy, netrc) is built once: the
+    triggerer polls thousands of executions through this path.
+    """
 
     def __init__(self, config: BaasConnectionConfig) -> None:
         self._config = config
+        self._env: _RequestEnv | None = None
+        self._timeout: aiohttp.ClientTimeout | None = None
 
     def _proxy(self) -> str | None:
         scheme = self._config.base_url.split("://", 1)[0]
         return self._config.proxies.get(scheme) or self._config.proxies.get("all")
 
+    async def _request_env(self) -> _RequestEnv:
+        if self._env is None:
+            self._env = await asyncio.to_thread(_read_request_env, self._config.base_url, self._proxy())
+        return self._env
+
     async def send(self, spec: RequestSpec, headers: dict[str, str]) -> Response:
         import aiohttp
 
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._config.connect_timeout, sock_read=self._config.read_timeout
-        )
-        kwargs: dict[str, Any] = {
-            "params": {k: str(v) for k, v in (spec.params or {}).items()},
-            "headers": {"Accept": "application/json", **headers},
-            "timeout": timeout,
-            "proxy": self._proxy(),
-            "allow_redirects": False,
-        }
-        if spec.json_body is not None:
-            kwargs["json"] = spec.json_body
+        if self._timeout is None:
+            self._timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=self._config.connect_timeout, sock_read=self._config.read_timeout
+            )
         url = self._config.base_url + spec.path
         try:
             if spec.fresh_connection:
+                kwargs = self._kwargs(spec, headers, None)
                 connector = aiohttp.TCPConnector(ssl=_ssl_setting(self._config.verify), force_close=True)
                 async with aiohttp.ClientSession(connector=connector, trust_env=True) as session:
                     return await _request(session, spec.method, url, kwargs)
+            kwargs = self._kwargs(spec, headers, await self._request_env())
             return await _request(shared_session(self._config.verify), spec.method, url, kwargs)
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, aiohttp.InvalidURL) as exc:
             raise Fatal(str(exc)) from exc
@@ -336,6 +379,26 @@ class AsyncTransport:
             raise NotSent(f"{type(exc).__name__}: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise MaybeSent(f"{type(exc).__name__}: {exc}") from exc
+
+    def _kwargs(self, spec: RequestSpec, headers: dict[str, str], env: _RequestEnv | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "headers": {"Accept": "application/json", **headers},
+            "timeout": self._timeout,
+            "allow_redirects": False,
+        }
+        if spec.params:
+            kwargs["params"] = {k: str(v) for k, v in spec.params.items()}
+        if spec.json_body is not None:
+            kwargs["json"] = spec.json_body
+        if env is None:  # a session of its own with trust_env=True: aiohttp applies the environment
+            kwargs["proxy"] = self._proxy()
+            return kwargs
+        kwargs["proxy"] = env.proxy
+        if env.proxy_headers:
+            kwargs["proxy_headers"] = env.proxy_headers
+        if env.netrc_auth is not None and not any(k.lower() == "authorization" for k in headers):
+            kwargs["auth"] = env.netrc_auth
+        return kwargs
 
 
 async def _request(session: aiohttp.ClientSession, method: str, url: str, kwargs: dict[str, Any]) -> Response:
