@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -241,7 +242,6 @@ def self_signed_cert(directory: Any) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 (its own CA): (cert path, key path)."""
     import datetime
     import ipaddress
-    import os
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -278,3 +278,45 @@ def self_signed_cert(directory: Any) -> tuple[str, str]:
             )
         )
     return cert_path, key_path
+
+
+class FileStateStore:
+    """Airflow 3.3's task state store (``get``/``set``/``delete``), kept in a JSON file so that it
+    survives the worker process that wrote it (crash tests)."""
+
+    def __init__(self, path: Any) -> None:
+        self.path = str(path)
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                return json.load(fh)
+        except FileNotFoundError:
+            return {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._load().get(key, default)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        data = self._load()
+        data[key] = value
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def delete(self, key: str) -> None:
+        data = self._load()
+        data.pop(key, None)
+        with open(self.path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+
+
+class DagTI(FakeTI):
+    """A task instance with identity (Airflow 2.11's reattach memory is a Variable named after it)."""
+
+    def __init__(self, try_number: int = 1, run_id: str = "manual__crash") -> None:
+        super().__init__(try_number=try_number)
+        self.dag_id, self.task_id, self.run_id, self.map_index = "baas_rel_crash", "backup", run_id, -1
