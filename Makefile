@@ -57,3 +57,17 @@ demo: venv
 
 clean:
 	rm -rf $(VENV3) $(VENV2) .pytest_cache .ruff_cache
+
+# The connection form in Airflow 3's own UI, in a real browser: Debian's chromium (installed with apt
+# when missing), driven by Playwright from PyPI (its wheel carries the driver; never
+# `playwright install`). Starts and stops its own api-server and simulator. BAAS_UI_UPDATE_DOCS=1
+# also refreshes docs/images/connection-form.png; screenshots and timings land in artifacts/ui/.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: test-ui
+test-ui: venv
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
+	@$(VENV3)/bin/python -c "import playwright" 2>/dev/null || $(VENV3)/bin/pip install -q "playwright>=1.50,<2" $(PIP_QUIET)
+	@echo "== connection form in the Airflow $(AIRFLOW3) UI ($$($(CHROMIUM) --version 2>/dev/null)) =="
+	BAAS_UI_TESTS=1 BAAS_CHROMIUM=$(CHROMIUM) $(VENV3)/bin/python -m pytest -q -p no:cacheprovider tests/ui $(PYTEST_ARGS)

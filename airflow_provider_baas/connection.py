@@ -6,6 +6,7 @@ Nothing here imports requests, aiohttp or jwt.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,9 @@ from airflow_provider_baas.connection_form import (
     DEFAULT_TOKEN_LIFETIME,
 )
 from airflow_provider_baas.errors import BaasConfigurationError
+
+# Extra keys whose name differs from the config attribute, for error messages.
+_EXTRA_NAMES = {"pat": "personal_access_token (or pat)"}
 
 # ----------------------------------------------------------------------------------------------
 # Parsed settings
@@ -77,7 +81,8 @@ class BaasConnectionConfig:
             site_id=opt.text("site_id"),
             auth_mode=auth_mode,
             token=conn.password or None,
-            pat=opt.text("pat"),
+            # The form's name (Airflow redacts it by name); "pat" is the older spelling.
+            pat=opt.text("personal_access_token") or opt.text("pat"),
             private_key=_private_key(opt),
             key_id=opt.text("key_id"),
             subject=opt.text("subject") or (conn.login or None),
@@ -103,7 +108,7 @@ class BaasConnectionConfig:
             raise opt.error("auth_mode=token needs the API token in the Password field (or static 'headers')")
         if self.auth_mode == AUTH_PAT:
             missing = [
-                n
+                _EXTRA_NAMES.get(n, n)
                 for n in ("pat", "private_key", "key_id", "subject", "org_claim_value")
                 if not getattr(self, n)
             ]
@@ -220,7 +225,7 @@ def _verify(opt: _ExtraReader) -> bool | str:
 
 def _private_key(opt: _ExtraReader) -> str | None:
     if key := opt.text("private_key"):
-        return key.replace("\\n", "\n")
+        return normalise_pem(key.replace("\\n", "\n"))
     if path := opt.text("private_key_path"):
         try:
             with open(path, encoding="utf-8") as fh:
@@ -228,6 +233,26 @@ def _private_key(opt: _ExtraReader) -> str | None:
         except OSError as exc:
             raise opt.error(f"cannot read private_key_path {path!r}: {exc.strerror}") from None
     return None
+
+
+_PEM_ONE_LINE = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----$", re.S)
+
+
+def normalise_pem(text: str) -> str:
+    """A PEM key that lost its line breaks (pasted into a one-line field) with them restored.
+
+    Browsers turn the newlines of a key pasted into an ``<input>`` (Airflow's masked fields) into
+    spaces or drop them. A key that already has line breaks is returned unchanged.
+    """
+    stripped = text.strip()
+    if "\n" in stripped:
+        return text
+    match = _PEM_ONE_LINE.match(stripped)
+    if not match:
+        return text
+    label, body = match.group(1), "".join(match.group(2).split())
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
 
 
 def _audience(value: Any) -> tuple[str, ...]:

@@ -47,8 +47,9 @@ def test_provider_info_names_the_distribution_and_version() -> None:
     conn = info["connection-types"][0]
     assert conn["connection-type"] == "baas"
     assert conn["hook-name"] == "Teradata BaaS"
-    assert {"site_id", "auth_mode", "pat", "private_key", "verify"} <= set(conn["conn-fields"])
-    assert conn["conn-fields"]["pat"]["schema"]["format"] == "password"
+    fields = conn["conn-fields"]
+    assert {"site_id", "auth_mode", "personal_access_token", "private_key", "verify"} <= set(fields)
+    assert conn["conn-fields"]["personal_access_token"]["schema"]["format"] == "password"
     assert conn["conn-fields"]["private_key"]["schema"]["format"] == "password"
     assert conn["conn-fields"]["auth_mode"]["schema"]["enum"] == ["token", "pat"]
     assert "login" in conn["ui-field-behaviour"]["hidden-fields"]
