@@ -128,7 +128,11 @@ class BaasExecutionTrigger(BaseTrigger):
             if decision.final:
                 return decision
             self.log.info("%s", decision.message)
-            await asyncio.sleep(decision.wait)
+            # Keep only the number across the sleep, not the decision and its execution record:
+            # thousands of waiting triggers would otherwise each hold a stale record between polls.
+            wait = decision.wait
+            del decision
+            await asyncio.sleep(wait)
 
     def _is_running(self, status: str | None) -> bool:
         return self.status_policy.classify(status) is Outcome.RUNNING
