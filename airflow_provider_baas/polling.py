@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_baas.errors import (
     BaasAuthError,
@@ -26,8 +26,10 @@ from airflow_provider_baas.errors import (
     BaasTransportError,
     BaasValidationError,
 )
-from airflow_provider_baas.models import Execution
 from airflow_provider_baas.status import Outcome, StatusPolicy
+
+if TYPE_CHECKING:  # annotations only: DAG files import this module, the API models are for run time
+    from airflow_provider_baas.models import Execution
 
 DEFAULT_POLL_INTERVAL = 60.0
 DEFAULT_FIRST_INTERVAL = 5.0

@@ -26,7 +26,6 @@ from airflow_provider_baas._compat import (
 )
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
 from airflow_provider_baas.errors import BaasError, BaasInvalidEvent, BaasLookupError
-from airflow_provider_baas.freshness import FRESH, JOIN, STALE, Verdict, judge_freshness
 from airflow_provider_baas.polling import (
     DEFAULT_POLL_INTERVAL,
     SUCCESS,
@@ -50,6 +49,7 @@ from airflow_provider_baas.waiting import (
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_baas.freshness import Verdict
     from airflow_provider_baas.hooks.baas import BaasHook
 
 
@@ -276,6 +276,8 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     # -- the freshness rule
 
     def _assess(self) -> Verdict:
+        # Imported when the task runs, not when the DAG file is parsed (pulls in the API models).
+        from airflow_provider_baas.freshness import judge_freshness
         from airflow_provider_baas.hooks.baas import normalise_run_type
 
         normalise_run_type(self.run_type)  # bad input fails before any request
@@ -291,6 +293,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         return verdict
 
     def _execution_to_wait_for(self, context: Any, verdict: Verdict) -> str:
+        from airflow_provider_baas.freshness import JOIN
         from airflow_provider_baas.hooks.baas import normalise_run_type
 
         if verdict.kind == JOIN and verdict.execution is not None:
@@ -305,6 +308,8 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     # -- poke / reschedule modes
 
     def poke(self, context: Any) -> Any:
+        from airflow_provider_baas.freshness import FRESH, STALE
+
         verdict = self._assess()
         if verdict.kind == FRESH:
             return poke_return_value(True, self._fresh_record(verdict))
@@ -322,6 +327,8 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         return self._check_deferrable(context)
 
     def _check_deferrable(self, context: Any) -> Any:
+        from airflow_provider_baas.freshness import FRESH, STALE
+
         verdict = self._assess()
         if verdict.kind == FRESH:
             return self._fresh_record(verdict)
