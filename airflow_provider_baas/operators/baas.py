@@ -53,7 +53,8 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
     :param site_id: the BaaS site (default: the connection's ``site_id``).
     :param run_type: FULL, DELTA or CUMULATIVE (any case).
     :param wait_for_completion: wait for the execution to finish and return its record.
-    :param poll_interval: the longest wait between two polls, in seconds; polls start at 5 s and grow.
+    :param poll_interval: the longest wait between two polls, in seconds; polls start at 15 s and grow
+        (default 75 s).
     :param timeout: how long to wait (seconds or timedelta; default 24 h; None waits forever).
         Separate from ``execution_timeout``, which is honoured in both modes too.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).

@@ -110,7 +110,7 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param baas_conn_id: the ``baas`` connection.
 
-    ``poke_interval`` is the longest wait between polls: polls start at 5 s and grow to it (the
+    ``poke_interval`` is the longest wait between polls: polls start at 15 s and grow to it (the
     provider's one polling policy), unless ``exponential_backoff=True`` asks for Airflow's own.
     """
 

@@ -97,13 +97,18 @@ class TestPollingPolicy:
         assert policy.next_wait(10**9) == 60
 
     def test_defaults(self) -> None:
+        # The documented schedule (tuned with bench/poll_efficiency.py): 15 s until 75 s waited,
+        # then 20% of the time waited, at most 75 s.
         policy = PollingPolicy()
-        assert (policy.poll_interval, policy.first_interval) == (60.0, 5.0)
-        assert policy.next_wait(0) == 5.0
+        assert (policy.poll_interval, policy.first_interval, policy.ramp) == (75.0, 15.0, 0.2)
+        assert policy.next_wait(0) == 15.0
+        assert policy.next_wait(75) == 15.0  # the flat start ends where 20% reaches 15 s
         assert policy.next_wait(150) == 30.0  # "30 s at 2.5 min"
+        assert policy.next_wait(375) == 75.0  # the cap is reached at 6.25 min
+        assert policy.next_wait(6 * 3600) == 75.0
 
     def test_first_interval_never_above_poll_interval(self) -> None:
-        policy = PollingPolicy(poll_interval=0.2)  # first_interval defaults to 5 s
+        policy = PollingPolicy(poll_interval=0.2)  # first_interval defaults to 15 s
         assert policy.first_interval == 0.2
         assert policy.next_wait(0) == 0.2
         assert policy.next_wait(1000) == 0.2

@@ -177,7 +177,7 @@ def test_next_poke_interval_follows_the_polling_policy() -> None:
     def interval(elapsed: float) -> float:
         return s._get_next_poke_interval(time.monotonic(), lambda: elapsed, 1)
 
-    assert interval(0) == 5
+    assert interval(0) == 15  # the documented first interval
     assert interval(100) == pytest.approx(20)
     assert interval(10_000) == 60
     for elapsed in (0, 10, 50, 150, 299, 300, 3600):
