@@ -385,10 +385,10 @@ DEADLINE_OVERSHOOT = pytest.mark.xfail(
 async def test_the_deadline_binds_a_poll_that_is_retrying(make_sim: Any, mode: str) -> None:
     sim = make_sim(conn_extra={"max_retry_wait": 5})
     sim.add_fault(
-        kind="status", status=429, retry_after=3, method="GET", path=f"*/jobs/{JOB}", skip=2, count=1
+        kind="status", status=429, retry_after=2, method="GET", path=f"*/jobs/{JOB}", skip=2, count=1
     )
-    op = operator(mode, timeout=0.8)
+    op = operator(mode, timeout=0.5)
     started = time.monotonic()
     with pytest.raises(BaasError, match="Timed out"):
         await run_task(op, make_context(FakeTI(), FakeStateStore()))
-    assert time.monotonic() - started < 0.8 + 0.5  # not 3 s: the Retry-After outlives the deadline
+    assert time.monotonic() - started < 0.5 + 0.5  # not 2 s: the Retry-After outlives the deadline

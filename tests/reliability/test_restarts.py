@@ -108,7 +108,7 @@ async def test_restart_after_the_deadline_times_out_at_once(make_sim: Any) -> No
 async def test_two_copies_with_faults_reach_the_same_single_outcome(make_sim: Any, seed: int) -> None:
     """Triggerer HA: two copies of one trigger run at once, each seeing different faults."""
     rng = random.Random(seed)
-    sim = make_sim(on_concurrent_execute="allow", time_scale=3600)
+    sim = make_sim(on_concurrent_execute="allow", time_scale=14400)  # job 34: 0.5 s, job 37: 0.17 s
     job = rng.choice([34, 37])  # succeeds / fails with a detail
     execution_id = sim.start_execution(job)
     for kind in rng.sample(["drop", "malformed", "lost_answer", "status"], 3):
