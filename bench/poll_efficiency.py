@@ -37,9 +37,8 @@ NextWait = Callable[[float, float], float]  # (elapsed, true duration) -> second
 
 def durations(count: int, phases: int, phase_step: float) -> list[float]:
     ratio = MAX_DURATION / MIN_DURATION
-    return [
-        MIN_DURATION * ratio ** (k / (count - 1)) + j * phase_step for k in range(count) for j in range(phases)
-    ]
+    spaced = [MIN_DURATION * ratio ** (k / (count - 1)) for k in range(count)]
+    return [d + j * phase_step for d in spaced for j in range(phases)]
 
 
 def simulate(next_wait: NextWait, duration: float) -> tuple[int, float]:
@@ -78,7 +77,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--durations", type=int, default=60)
     parser.add_argument("--phases", type=int, default=8)
     parser.add_argument("--phase-step", type=float, default=7.5)
@@ -97,14 +98,15 @@ def main() -> int:
     results = {name: [simulate(nw, d) for d in execs] for name, nw in policies.items()}
 
     print(
-        f"{len(execs)} executions of 30 s to 6 h ({args.durations} log-spaced durations x {args.phases} phases); "
+        f"{len(execs)} executions of 30 s to 6 h "
+        f"({args.durations} log-spaced durations x {args.phases} phases); "
         f"default policy: first wait {default.first_interval:g} s, {default.ramp:g} x time waited, "
         f"at most {default.poll_interval:g} s"
     )
     base_calls = sum(c for c, _ in results["fixed 30 s"])
     print(
-        f"\n  {'policy':18s} {'API calls':>9s} {'vs 30 s':>8s} {'latency median':>15s} {'mean':>6s} {'p90':>6s} "
-        f"{'max':>6s}"
+        f"\n  {'policy':18s} {'API calls':>9s} {'vs 30 s':>8s} {'latency median':>15s} "
+        f"{'mean':>6s} {'p90':>6s} {'max':>6s}"
     )
     for name, rs in results.items():
         calls = sum(c for c, _ in rs)
