@@ -71,3 +71,9 @@ test-ui: venv
 	@$(VENV3)/bin/python -c "import playwright" 2>/dev/null || $(VENV3)/bin/pip install -q "playwright>=1.50,<2" $(PIP_QUIET)
 	@echo "== connection form in the Airflow $(AIRFLOW3) UI ($$($(CHROMIUM) --version 2>/dev/null)) =="
 	BAAS_UI_TESTS=1 BAAS_CHROMIUM=$(CHROMIUM) $(VENV3)/bin/python -m pytest -q -p no:cacheprovider tests/ui $(PYTEST_ARGS)
+
+# A real Airflow 3.3 deployment (scheduler, dag-processor, triggerer, api-server; LocalExecutor, sqlite)
+# runs the pre-ETL example DAG; the triggerer is SIGKILLed mid-wait. See scripts/e2e.sh.
+.PHONY: e2e
+e2e: venv
+	scripts/e2e.sh
