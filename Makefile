@@ -77,3 +77,26 @@ test-ui: venv
 .PHONY: e2e
 e2e: venv
 	scripts/e2e.sh
+
+# Benchmarks (scripts, never timed tests; BENCHMARKS.md): their own environment, with the peers they
+# are compared with (http and dbt-cloud providers) and psutil/py-spy, none of which the package needs.
+VENVB := .venv-bench
+BENCH_DEPS := apache-airflow-providers-http==6.3.0 apache-airflow-providers-dbt-cloud==4.11.1 psutil==7.2.2 py-spy==0.4.3
+
+$(VENVB)/.installed: pyproject.toml
+	test -x $(VENVB)/bin/python || $(PYTHON) -m venv $(VENVB)
+	$(VENVB)/bin/pip install -q --upgrade pip $(PIP_QUIET)
+	$(VENVB)/bin/pip install -q "apache-airflow==$(AIRFLOW3)" -e . $(BENCH_DEPS) $(PIP_QUIET)
+	$(VENVB)/bin/python -c "import airflow, airflow_provider_baas, psutil; assert airflow.__version__ == '$(AIRFLOW3)'"
+	touch $@
+
+.PHONY: bench
+bench: $(VENVB)/.installed
+	@echo "== bench/poll_efficiency.py =="
+	$(VENVB)/bin/python bench/poll_efficiency.py
+	@echo "== bench/parse_cost.py =="
+	$(VENVB)/bin/python bench/parse_cost.py
+	@echo "== bench/simulator_throughput.py =="
+	$(VENVB)/bin/python bench/simulator_throughput.py --endpoint all
+	@echo "== bench/triggerer_density.py =="
+	$(VENVB)/bin/python bench/triggerer_density.py

@@ -1,0 +1,586 @@
+"""Triggerer density: N waiting BaaS triggers in one event loop, against two baselines in the same run.
+
+One BaaS simulator runs in a separate process (``--log-requests``: one stderr line per request,
+which is how polls are counted), with 5,000 jobs of 200 past executions each and one execution
+per job that stays QUEUED/RUNNING for 30 simulated days (time scale 1). Then, for each N, three
+variants each run in a fresh child process (clean CPU and RSS figures), one after the other:
+
+* ``floor``: N coroutines, each GETs its job (J2) with one shared ``aiohttp.ClientSession``, reads the
+  body and sleeps ``--interval``; nothing else. The cheapest async HTTP poll measured here.
+* ``http``: N ``HttpSensorTrigger``s (apache-airflow-providers-http) polling a simulator URL that
+  answers 404 (a job that does not exist), which the trigger takes as "not yet".
+* ``ours``: N ``BaasExecutionTrigger``s with ``poll_interval == first_interval == --interval``, so
+  every variant polls at the same fixed rate and the comparison is per poll.
+
+Each variant consumes ``trigger.run()`` like the triggerer does. Starts are spread evenly over one
+interval, then after a settling period the window is measured: process CPU (user + system) per
+1,000 polls counted in the simulator's log, polls/s achieved vs intended, RSS, and event-loop
+lateness from a 10 ms heartbeat. Trigger log lines go, at INFO, through Airflow's own logging
+setup to a file (the child's stdout)::
+
+    .venv-bench/bin/python bench/triggerer_density.py               # N = 1,000 and 5,000
+    .venv-bench/bin/python bench/triggerer_density.py --n 1000 --window 20 --variants ours,floor
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SITE = "bench-site"
+TOKEN = "bench-token"
+FIRST_JOB = 1000
+HISTORY = 200
+DURATION = 30 * 86400.0  # simulated seconds; time scale 1: pending during the whole run
+MISSING_JOB = 9_999_999  # answers 404 (used by the http-provider baseline)
+VARIANTS = ("floor", "http", "ours")
+HEARTBEAT = 0.01
+
+# ------------------------------------------------------------------------------------------------
+# Parent: simulator, setup, children, report
+
+
+def write_scenario(path: Path, jobs: int) -> None:
+    scenario = {
+        "sites": [
+            {
+                "site_id": SITE,
+                "jobs": [
+                    {
+                        "job_id": FIRST_JOB + i,
+                        "name": f"bench_job_{i}",
+                        "duration": DURATION,
+                        "history": HISTORY,
+                    }
+                    for i in range(jobs)
+                ],
+            }
+        ]
+    }
+    path.write_text(json.dumps(scenario))
+
+
+def start_simulator(scenario: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_baas.testing",
+            "--port",
+            "0",
+            "--time-scale",
+            "1",
+            "--token",
+            TOKEN,
+            "--scenario",
+            str(scenario),
+            "--log-requests",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        raise SystemExit(f"simulator did not start: {line!r}")
+    return proc, line.split("listening on", 1)[1].strip()
+
+
+async def start_executions(url: str, jobs: int) -> list[str]:
+    """One pending execution per job (J3), through the API like a real operator would start it."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    base = f"{url}/data-protection/v2/sites/{SITE}/jobs"
+    sem = asyncio.Semaphore(50)
+
+    async def one(session: aiohttp.ClientSession, job: int) -> str:
+        async with sem, session.post(f"{base}/{job}/execute", json={"run_type": "FULL"}) as r:
+            if r.status != 202:
+                raise SystemExit(f"execute of job {job}: HTTP {r.status} {await r.text()}")
+            return r.headers["x-resource-id"]
+
+    async with aiohttp.ClientSession(headers=headers) as session:
+        return list(await asyncio.gather(*(one(session, FIRST_JOB + i) for i in range(jobs))))
+
+
+def run_child(variant: str, n: int, args: argparse.Namespace, env: dict[str, str], setup: Path) -> dict:
+    trigger_log = setup.parent / f"triggers-{variant}-{n}.log"
+    with tempfile.NamedTemporaryFile("w+", prefix=f"bench-{variant}-{n}-", suffix=".out") as out:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--trigger-log",
+            str(trigger_log),
+            "--child",
+            variant,
+            "--n",
+            str(n),
+            "--interval",
+            str(args.interval),
+            "--window",
+            str(args.window),
+            "--settle",
+            str(args.settle),
+            "--setup",
+            str(setup),
+        ]
+        result = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True, timeout=900)
+        out.seek(0)
+        lines = out.read().splitlines()
+    found = [json.loads(line[len("RESULT ") :]) for line in lines if line.startswith("RESULT ")]
+    if result.returncode != 0 or not found:
+        tail = "\n".join(lines[-10:]) + result.stderr[-3000:]
+        raise SystemExit(f"{variant} N={n} failed (exit {result.returncode}):\n{tail}")
+    data = found[-1]
+    with trigger_log.open("rb") as fh:
+        data["log_lines"] = sum(1 for _ in fh)
+    trigger_log.unlink()
+    return data
+
+
+def count_polls(log: Path, start: int, end: int) -> dict[str, int]:
+    with log.open("rb") as fh:
+        fh.seek(start)
+        chunk = fh.read(end - start).decode(errors="replace")
+    kinds = {"job": 0, "listing": 0, "other": 0, "non_2xx": 0}
+    job_path = re.compile(r"^GET /data-protection/v2/sites/[^/]+/jobs/\d+ -> (\d+)")
+    for line in chunk.splitlines():
+        m = job_path.match(line)
+        if m:
+            kinds["job"] += 1
+            if not m.group(1).startswith("2"):
+                kinds["non_2xx"] += 1
+        elif "/executions" in line:
+            kinds["listing"] += 1
+        else:
+            kinds["other"] += 1
+    return kinds
+
+
+def fmt_rows(name: str, r: dict, interval: float) -> tuple[str, str]:
+    intended = r["n"] / interval
+    cost = (
+        f"  {name:6s} {r['cpu_per_1000']:10.3f} {r['polls_per_s']:9.1f} / {intended:5.0f} "
+        f"({100 * r['polls_per_s'] / intended:5.1f}%) {r['rss_per_trigger_kb']:10.1f} {r['peak_rss_mb']:9.0f}"
+    )
+    loop = (
+        f"  {name:6s} {r['max_stall_ms']:9.0f} {r['p99_stall_ms']:7.1f} {r['max_stall_no_full_gc_ms']:12.0f} "
+        f"{r['gc_full']:9d} {r['full_gc_max_ms']:11.0f} {r['listing_requests']:9d}"
+    )
+    return cost, loop
+
+
+def machine() -> str:
+    from importlib.metadata import version
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPUs, load average {load}; Python {sys.version.split()[0]}, "
+        f"apache-airflow {version('apache-airflow')}, aiohttp {version('aiohttp')}, "
+        f"apache-airflow-providers-http {version('apache-airflow-providers-http')}"
+    )
+
+
+def parent(args: argparse.Namespace) -> int:
+    sizes = [int(x) for x in args.n.split(",")]
+    variants = [v for v in args.variants.split(",") if v]
+    jobs = max(sizes)
+    tmp = Path(tempfile.mkdtemp(prefix="baas-density-"))
+    scenario, log, setup = tmp / "scenario.json", tmp / "requests.log", tmp / "setup.json"
+    write_scenario(scenario, jobs)
+    t0 = time.monotonic()
+    proc, url = start_simulator(scenario, log)
+    results: dict[int, dict[str, dict]] = {}
+    try:
+        executions = asyncio.run(start_executions(url, jobs))
+        setup.write_text(json.dumps({"url": url, "log": str(log), "executions": executions}))
+        print(machine(), flush=True)
+        print(
+            f"simulator {url} (separate process, time scale 1): {jobs} jobs x {HISTORY} past executions, "
+            f"one pending execution each; ready in {time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
+        env = dict(os.environ)
+        env.update(
+            AIRFLOW_HOME=str(tmp / "airflow-home"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW_CONN_BAAS_DEFAULT=json.dumps(
+                {"conn_type": "baas", "host": url, "password": TOKEN, "extra": {"site_id": SITE}}
+            ),
+            AIRFLOW_CONN_HTTP_DEFAULT=json.dumps({"conn_type": "http", "host": url}),
+        )
+        for n in sizes:
+            results[n] = {}
+            for variant in variants:
+                t1 = time.monotonic()
+                r = run_child(variant, n, args, env, setup)
+                r.update(count_polls(log, r["log_start"], r["log_end"]))
+                r["polls"] = r["job"] + r["listing"]
+                r["listing_requests"] = r["listing"]
+                r["polls_per_s"] = r["polls"] / r["window_s"]
+                r["cpu_per_1000"] = r["cpu_s"] / max(r["polls"], 1) * 1000
+                results[n][variant] = r
+                print(
+                    f"  N={n:5d} {variant:5s}: {r['polls']} polls in {r['window_s']:.1f} s, "
+                    f"CPU {r['cpu_s']:.2f} s, {r['log_lines']} log lines ({time.monotonic() - t1:.0f} s)",
+                    flush=True,
+                )
+        breakdown = run_child("breakdown", 3000, args, env, setup)["breakdown"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    report(results, args)
+    print("\nwhere our CPU per poll goes (3,000 requests through each layer, 10 at a time, same simulator):")
+    previous = None
+    for name, us in breakdown.items():
+        extra = f"  (+{us - previous:.0f})" if previous is not None else ""
+        print(f"  {name:42s} {us:6.0f} us{extra}")
+        previous = us
+    print(f"\n{machine()}; took {time.monotonic() - t0:.0f} s")
+    return 0
+
+
+def report(results: dict[int, dict[str, dict]], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"poll interval {args.interval:g} s for every variant, window {args.window:g} s after "
+        f"{args.interval + args.settle:g} s of ramp-up; CPU = user+sys of the polling process"
+    )
+    checks: list[tuple[str, bool]] = []
+    for n, by_variant in results.items():
+        print(f"\nN = {n:,}")
+        print("  variant  CPU s/1000 polls   polls/s achieved / intended   KB/trigger  peak RSS MB")
+        rows = {variant: fmt_rows(variant, r, args.interval) for variant, r in by_variant.items()}
+        for cost, _ in rows.values():
+            print(cost)
+        print("  variant  max stall ms  p99 ms  max w/o full GC  full GCs  full GC ms  listings")
+        for _, loop in rows.values():
+            print(loop)
+        ours = by_variant.get("ours")
+        if ours is None:
+            continue
+        for base, target in (("floor", 1.5), ("http", 0.33)):
+            b = by_variant.get(base)
+            if b is None:
+                continue
+            cpu = ours["cpu_per_1000"] / b["cpu_per_1000"]
+            mem = ours["rss_per_trigger_kb"] / b["rss_per_trigger_kb"]
+            print(f"  ours/{base:5s}: CPU per poll {cpu:5.2f}x   memory per trigger {mem:5.2f}x")
+            checks.append((f"N={n:,}: CPU per poll ours/{base} {cpu:.2f} <= {target}", cpu <= target))
+        if n == max(results):
+            kb = ours["rss_per_trigger_kb"]
+            checks.append((f"N={n:,}: RSS per pending trigger {kb:.1f} KB <= 30 KB", kb <= 30))
+        checks.append(
+            (
+                f"N={n:,}: longest event-loop stall {ours['max_stall_ms']:.0f} ms <= 100 ms",
+                ours["max_stall_ms"] <= 100,
+            )
+        )
+        checks.append(
+            (
+                f"N={n:,}: longest stall outside full GCs {ours['max_stall_no_full_gc_ms']:.0f} ms <= 100 ms",
+                ours["max_stall_no_full_gc_ms"] <= 100,
+            )
+        )
+    print()
+    for text, ok in checks:
+        print(f"  [{'met' if ok else 'MISSED'}] {text}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Child: one variant, one N, one fresh process
+
+
+class GcWatch:
+    """Pauses of the cyclic garbage collector (a full collection walks every object of the process)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self.full: list[tuple[float, float]] = []  # perf_counter intervals of full collections
+        self.recording = False
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        elif self.recording:
+            end = time.perf_counter()
+            self.pauses.append((info["generation"], end - self._start))
+            if info["generation"] == 2:
+                self.full.append((self._start, end))
+
+
+class Heartbeat:
+    """Lateness of a 10 ms sleep: how long the loop was busy with something else."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []  # (perf_counter at wake-up, lateness)
+        self.recording = False
+
+    async def run(self) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(HEARTBEAT)
+            if self.recording:
+                now = time.perf_counter()
+                self.samples.append((now, now - t - HEARTBEAT))
+
+    def outside(self, intervals: list[tuple[float, float]]) -> list[float]:
+        """Lateness of the beats whose wait did not overlap any of ``intervals``."""
+        return [
+            late
+            for woke, late in self.samples
+            if not any(start < woke and end > woke - late - HEARTBEAT for start, end in intervals)
+        ]
+
+
+def make_poller(variant: str, setup: dict[str, Any], interval: float, index: int) -> Any:
+    """An async-iterator factory for one waiting task of the variant (created before the window)."""
+    url = setup["url"]
+    job = FIRST_JOB + index
+    if variant == "ours":
+        from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
+
+        trigger = BaasExecutionTrigger(
+            job_id=str(job),
+            execution_id=setup["executions"][index],
+            poll_interval=interval,
+            first_interval=interval,
+        )
+        return trigger.run
+    if variant == "http":
+        from airflow.providers.http.triggers.http import HttpSensorTrigger
+
+        trigger = HttpSensorTrigger(
+            endpoint=f"/data-protection/v2/sites/{SITE}/jobs/{MISSING_JOB}",
+            http_conn_id="http_default",
+            method="GET",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            poke_interval=interval,
+        )
+        return trigger.run
+    target = f"{url}/data-protection/v2/sites/{SITE}/jobs/{job}"
+
+    async def floor() -> Any:
+        session = FLOOR_SESSION[0]
+        while True:
+            async with session.get(target) as r:
+                await r.read()
+            await asyncio.sleep(interval)
+        yield  # pragma: no cover - an async generator like trigger.run()
+
+    return floor
+
+
+FLOOR_SESSION: list[Any] = []
+
+
+async def child_async(args: argparse.Namespace) -> dict[str, Any]:
+    import gc
+    import resource
+
+    import psutil
+
+    setup = json.loads(Path(args.setup).read_text())
+    # Logging as in the triggerer's trigger-runner process: structlog JSON lines written, unbuffered, to
+    # the channel the supervisor reads (here a file instead of the socket).
+    from airflow.sdk.log import configure_logging, reset_logging
+    from structlog.contextvars import bind_contextvars
+
+    log_io = open(args.trigger_log, "wb", buffering=0)  # noqa: SIM115 - open for the whole run
+    reset_logging()
+    configure_logging(json_output=True, output=log_io, sending_to_supervisor=True)
+    variant, n, interval = args.child, int(args.n), args.interval
+    me = psutil.Process()
+    # Import everything the variant needs before the memory baseline.
+    import aiohttp
+
+    if variant == "ours":
+        import airflow_provider_baas.hooks.baas
+        import airflow_provider_baas.triggers.baas  # noqa: F401
+    elif variant == "http":
+        import airflow.providers.http.triggers.http  # noqa: F401
+    else:
+        FLOOR_SESSION.append(aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}))
+    gc.collect()
+    rss0 = me.memory_info().rss
+
+    async def waiter(i: int, run: Any) -> None:
+        await asyncio.sleep(i * interval / n)  # spread the starts over one interval
+        bind_contextvars(trigger_id=i)  # as the triggerer's TriggerRunner does for each trigger
+        async for _event in run():
+            raise RuntimeError(f"{variant} task {i} fired: {_event}")
+
+    gc_watch = GcWatch()
+    gc.callbacks.append(gc_watch)
+    heartbeat = Heartbeat()
+    hb = asyncio.create_task(heartbeat.run())
+    tasks = [asyncio.create_task(waiter(i, make_poller(variant, setup, interval, i))) for i in range(n)]
+    await asyncio.sleep(interval + args.settle)
+    rss_samples = []
+    failed = [t for t in tasks if t.done()]
+    if failed:
+        failed[0].result()
+    log = Path(setup["log"])
+    log_start = log.stat().st_size
+    heartbeat.recording = gc_watch.recording = True
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.monotonic()
+    deadline = t0 + args.window
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(1.0, left))
+        rss_samples.append(me.memory_info().rss)
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    t1 = time.monotonic()
+    log_end = log.stat().st_size
+    heartbeat.recording = gc_watch.recording = False
+    failed = [t for t in tasks if t.done()]
+    if failed:
+        failed[0].result()
+    for t in [*tasks, hb]:
+        t.cancel()
+    await asyncio.gather(*tasks, hb, return_exceptions=True)
+    if FLOOR_SESSION:
+        await FLOOR_SESSION[0].close()
+    stalls = sorted(late for _, late in heartbeat.samples)
+    no_gc = sorted(heartbeat.outside(gc_watch.full)) or [0.0]
+    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+    rss_window = statistics.median(rss_samples)
+    return {
+        "variant": variant,
+        "n": n,
+        "window_s": t1 - t0,
+        "cpu_s": cpu,
+        "log_start": log_start,
+        "log_end": log_end,
+        "rss_base_mb": rss0 / 2**20,
+        "rss_window_mb": rss_window / 2**20,
+        "rss_per_trigger_kb": (rss_window - rss0) / n / 1024,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_stall_ms": 1000 * stalls[-1],
+        "p99_stall_ms": 1000 * stalls[int(0.99 * (len(stalls) - 1))],
+        "heartbeats": len(stalls),
+        "max_stall_no_full_gc_ms": 1000 * no_gc[-1],
+        "full_gc_max_ms": 1000 * max((e - b for b, e in gc_watch.full), default=0.0),
+        "gc_max_ms": 1000 * max((p for _, p in gc_watch.pauses), default=0.0),
+        "gc_full": sum(1 for g, _ in gc_watch.pauses if g == 2),
+        "gc_young": sum(1 for g, _ in gc_watch.pauses if g < 2),
+        "gc_ms_total": 1000 * sum(p for _, p in gc_watch.pauses),
+        "involuntary_switches": usage1.ru_nivcsw - usage0.ru_nivcsw,
+    }
+
+
+async def breakdown_async(args: argparse.Namespace) -> dict[str, float]:
+    """CPU per request through each layer of our poll, 10 at a time, against the same simulator."""
+    import aiohttp
+    from airflow.sdk.log import configure_logging, reset_logging
+
+    from airflow_provider_baas.hooks.baas import BaasHook
+    from airflow_provider_baas.hooks.transport import RequestSpec, close_shared_sessions
+    from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
+
+    log_io = open(args.trigger_log, "wb", buffering=0)  # noqa: SIM115 - open for the whole run
+    reset_logging()
+    configure_logging(json_output=True, output=log_io, sending_to_supervisor=True)
+    setup = json.loads(Path(args.setup).read_text())
+    count, workers = int(args.n), 10
+    jobs = min(count, len(setup["executions"]))
+    target = f"{setup['url']}/data-protection/v2/sites/{SITE}/jobs/"
+    hook = BaasHook()
+    triggers = [
+        BaasExecutionTrigger(job_id=str(FIRST_JOB + i), execution_id=setup["executions"][i])
+        for i in range(jobs)
+    ]
+    watches = [t._watch() for t in triggers]
+    out: dict[str, float] = {}
+
+    async def measure(name: str, one: Any) -> None:
+        async def worker(k: int) -> None:
+            for i in range(k, count, workers):
+                await one(i % jobs)
+
+        await asyncio.gather(*(worker(k) for k in range(workers)))  # warm-up round
+        t = time.process_time()
+        await asyncio.gather(*(worker(k) for k in range(workers)))
+        out[name] = (time.process_time() - t) / count * 1e6
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
+
+        async def bare(i: int) -> None:
+            async with session.get(target + str(FIRST_JOB + i)) as r:
+                await r.read()
+
+        await measure("aiohttp GET + read (the floor's poll)", bare)
+
+    async def transport(i: int) -> None:
+        await hook._async.send(
+            RequestSpec("GET", f"/sites/{SITE}/jobs/{FIRST_JOB + i}"), hook._auth.headers()
+        )
+
+    async def poll(i: int) -> None:
+        await hook.apoll_execution(
+            str(FIRST_JOB + i), setup["executions"][i], is_running=triggers[i]._is_running
+        )
+
+    async def watch(i: int) -> None:
+        await triggers[i]._poll(hook, watches[i], triggers[i]._is_running)
+
+    async def logged(i: int) -> None:
+        decision = await triggers[i]._poll(hook, watches[i], triggers[i]._is_running)
+        triggers[i].log.info("%s", decision.message)
+
+    await hook.apoll_execution(str(FIRST_JOB), setup["executions"][0])  # connection, auth, transport
+    await measure("+ our transport (AsyncTransport.send)", transport)
+    await measure("+ the hook's poll plan (apoll_execution)", poll)
+    await measure("+ the watch (trigger._poll)", watch)
+    await measure("+ the per-poll INFO log line", logged)
+    await close_shared_sessions()
+    return out
+
+
+def child(args: argparse.Namespace) -> int:
+    if args.child == "breakdown":
+        result: dict[str, Any] = {"breakdown": asyncio.run(breakdown_async(args))}
+        print("RESULT " + json.dumps(result), flush=True)
+        return 0
+    result = asyncio.run(child_async(args))
+    sys.stdout.flush()
+    print("RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", default="1000,5000", help="comma-separated trigger counts")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--interval", type=float, default=10.0, help="poll interval of every variant (s)")
+    parser.add_argument("--window", type=float, default=30.0, help="measured window (s)")
+    parser.add_argument("--settle", type=float, default=5.0, help="extra ramp-up after one interval (s)")
+    parser.add_argument("--child", choices=(*VARIANTS, "breakdown"), help=argparse.SUPPRESS)
+    parser.add_argument("--setup", help=argparse.SUPPRESS)
+    parser.add_argument("--trigger-log", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    return child(args) if args.child else parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
