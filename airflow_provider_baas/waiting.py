@@ -72,8 +72,12 @@ def running_test(policy: StatusPolicy) -> Any:
     return lambda status: policy.classify(status) is Outcome.RUNNING
 
 
-def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None) -> Decision:
-    """One blocking poll judged by the watch (transient errors come back as a WAIT decision)."""
+def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any = None) -> Decision:
+    """One blocking poll judged by the watch (transient errors come back as a WAIT decision).
+
+    A failed poll the wait rides out is logged to ``log`` (as the trigger does), so the task log
+    says why the wait goes on.
+    """
     if (timed_out := watch.check_deadline()) is not None:
         return timed_out
     try:
@@ -81,14 +85,17 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None) -> Dec
             watch.job_id, watch.execution_id, site_id, is_running=running_test(watch.status_policy)
         )
     except Exception as exc:
-        return watch.observe_error(exc)
+        decision = watch.observe_error(exc)
+        if log is not None and not decision.final:
+            log.warning("Poll of %s failed (%s); retrying in %.0fs", watch.subject, exc, decision.wait)
+        return decision
     return watch.observe(execution)
 
 
 def wait_blocking(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any) -> Decision:
     """Poll until the watch reaches a final decision, sleeping as the polling policy says."""
     while True:
-        decision = poll_once(hook, watch, site_id)
+        decision = poll_once(hook, watch, site_id, log)
         if decision.final:
             return decision
         log.info("%s", decision.message)
@@ -247,7 +254,7 @@ class ExecutionRunnerMixin:
     def _wait(self, hook: BaasHook, context: Any, job_id: str, execution_id: str, site: str) -> Any:
         """Poll once; then defer to the trigger, or poll here until a final decision."""
         watch, deadline_kind = self._watch(context, job_id, execution_id)
-        decision = poll_once(hook, watch, site)  # a job that finished at once needs no trigger
+        decision = poll_once(hook, watch, site, self.log)  # a job that finished at once needs no trigger
         if not decision.final:
             if self.deferrable:
                 self.log.info("%s; deferring to the triggerer", decision.message)

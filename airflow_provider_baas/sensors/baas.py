@@ -175,7 +175,7 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
 
     def poke(self, context: Any) -> Any:
         watch = self._target()
-        decision = poll_once(self.hook, watch, self.hook.resolve_site_id(self.site_id))
+        decision = poll_once(self.hook, watch, self.hook.resolve_site_id(self.site_id), self.log)
         if decision.state == SUCCESS:
             return poke_return_value(
                 True, raise_for_decision(decision, watch.job_id, watch.execution_id, self.log)
