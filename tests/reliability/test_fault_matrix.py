@@ -39,6 +39,7 @@ from ._support import (
     new_executions,
     posts,
     rebuild_trigger,
+    record_log,
     single_event,
 )
 from .conftest import KEY_ID
@@ -392,3 +393,16 @@ async def test_the_deadline_binds_a_poll_that_is_retrying(make_sim: Any, mode: s
     with pytest.raises(BaasError, match="Timed out"):
         await run_task(op, make_context(FakeTI(), FakeStateStore()))
     assert time.monotonic() - started < 0.5 + 0.5  # not 2 s: the Retry-After outlives the deadline
+
+
+async def test_polling_wait_logs_every_error_it_rides_out(make_sim: Any) -> None:
+    """The blocking wait, like the trigger, says why it keeps waiting: each failed poll is logged."""
+    sim = make_sim(finisher=Finisher(after=1), conn_extra={"max_attempts": 1})
+    sim.add_fault(kind="status", status=503, method="GET", path=f"*/jobs/{JOB}", skip=2, count=2)
+    op = operator("polling")
+    log = record_log(op)
+    record, _ = await run_task(op, make_context(FakeTI(), FakeStateStore()))
+    assert record["status"] == "SUCCESSFUL"
+    warnings = log.text("warning")
+    assert warnings.count("HTTP 503") == 2, log.lines
+    assert f"Poll of BaaS execution {record['execution_id']} of job {JOB} failed" in warnings
