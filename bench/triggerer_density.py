@@ -137,6 +137,7 @@ def run_child(variant: str, n: int, args: argparse.Namespace, env: dict[str, str
             str(args.settle),
             "--setup",
             str(setup),
+            *(["--gc-freeze"] if args.gc_freeze else []),
         ]
         result = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True, timeout=900)
         out.seek(0)
@@ -420,6 +421,8 @@ async def child_async(args: argparse.Namespace) -> dict[str, Any]:
     else:
         FLOOR_SESSION.append(aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}))
     gc.collect()
+    if args.gc_freeze:  # what a triggerer could do after start-up: full GCs then skip this heap
+        gc.freeze()
     rss0 = me.memory_info().rss
 
     async def waiter(i: int, run: Any) -> None:
@@ -578,6 +581,9 @@ def main() -> int:
     parser.add_argument("--child", choices=(*VARIANTS, "breakdown"), help=argparse.SUPPRESS)
     parser.add_argument("--setup", help=argparse.SUPPRESS)
     parser.add_argument("--trigger-log", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() after imports, before the triggers start"
+    )
     args = parser.parse_args()
     return child(args) if args.child else parent(args)
 
