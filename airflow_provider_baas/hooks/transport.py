@@ -198,6 +198,9 @@ class SyncTransport:
                 json=spec.json_body,
                 headers={"Accept": "application/json", **headers},
                 timeout=(self._config.connect_timeout, self._config.read_timeout),
+                # Per request: with trust_env, requests would otherwise let $REQUESTS_CA_BUNDLE /
+                # $CURL_CA_BUNDLE override the connection's own verify=false or ca_bundle.
+                verify=self._config.verify,
                 allow_redirects=False,
             )
         except (

@@ -308,15 +308,9 @@ async def test_self_signed_server_is_accepted_when_the_connection_says_so(
 
 
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-SYNC_IGNORES_VERIFY = pytest.mark.xfail(
-    strict=True,
-    reason="BUG (hooks/transport.py, SyncTransport): the session sets verify but each request passes "
-    "none, so with trust_env requests replaces it with $REQUESTS_CA_BUNDLE/$CURL_CA_BUNDLE: the "
-    "connection's verify=false / ca_bundle are silently ignored wherever those are set (as here)",
-)
 
 
-@pytest.mark.parametrize("call", [pytest.param("sync", marks=SYNC_IGNORES_VERIFY), pytest.param("async")])
+@pytest.mark.parametrize("call", ["sync", "async"])
 @pytest.mark.parametrize("setting", ["verify-false", "ca-bundle"])
 async def test_connection_tls_settings_win_over_the_ca_bundle_environment(
     make_sim: Any,
