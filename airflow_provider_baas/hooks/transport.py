@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import random
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -281,18 +282,22 @@ def shared_session(verify: bool | str) -> aiohttp.ClientSession:
 _leases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
 
 
-@contextlib.asynccontextmanager
-async def shared_session_lease() -> AsyncIterator[None]:
+class shared_session_lease:
     """Held by each running trigger: the loop's pooled sessions close when the last lease ends.
 
     In the triggerer the loop lives long and leases overlap, so sessions stay open and are shared;
     ``dag.test()`` runs each trigger on a loop of its own, which then closes without leaking.
+    A plain class rather than an async generator: thousands of waiting triggers each hold one.
     """
-    loop = asyncio.get_running_loop()
-    _leases[loop] = _leases.get(loop, 0) + 1
-    try:
-        yield
-    finally:
+
+    __slots__ = ("_loop",)
+
+    async def __aenter__(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        _leases[loop] = _leases.get(loop, 0) + 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        loop = self._loop
         _leases[loop] -= 1
         if _leases[loop] == 0:
             await close_shared_sessions()
@@ -339,6 +344,14 @@ def _read_request_env(base_url: str, explicit_proxy: str | None) -> _RequestEnv:
     return _RequestEnv(proxy, proxy_headers, netrc_auth)
 
 
+@functools.lru_cache(maxsize=64)
+def _client_timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
+    """One immutable timeout object per setting, shared by every transport."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+
+
 class AsyncTransport:
     """Sends specs over the shared aiohttp session of the running event loop.
 
@@ -364,9 +377,7 @@ class AsyncTransport:
         import aiohttp
 
         if self._timeout is None:
-            self._timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=self._config.connect_timeout, sock_read=self._config.read_timeout
-            )
+            self._timeout = _client_timeout(self._config.connect_timeout, self._config.read_timeout)
         url = self._config.base_url + spec.path
         try:
             if spec.fresh_connection:

@@ -8,6 +8,7 @@ two copies running at once (triggerer HA) reach the same single outcome.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -32,6 +33,28 @@ from airflow_provider_baas.status import Outcome, StatusPolicy
 NO_CANCEL = (
     "The BaaS API has no cancel endpoint: execution {execution_id} of job {job_id} goes on on the server."
 )
+
+
+# Thousands of waiting triggers mostly share the same (immutable) policies: one object each, not one
+# per trigger, keeps the triggerer's heap and its full garbage collections smaller.
+@functools.lru_cache(maxsize=256)
+def _shared_status_policy(success: tuple[str, ...] | None, failure: tuple[str, ...] | None) -> StatusPolicy:
+    return StatusPolicy.build(success, failure)
+
+
+def _status_policy(success: Any, failure: Any) -> StatusPolicy:
+    def key(statuses: Any) -> Any:
+        return statuses if statuses is None or isinstance(statuses, str) else tuple(statuses)
+
+    try:
+        return _shared_status_policy(key(success), key(failure))
+    except TypeError:  # unhashable or not iterable: let build() judge it as it always did
+        return StatusPolicy.build(success, failure)
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_polling(poll_interval: float, first_interval: float) -> PollingPolicy:
+    return PollingPolicy(poll_interval=poll_interval, first_interval=first_interval)
 
 
 class BaasExecutionTrigger(BaseTrigger):
@@ -76,7 +99,7 @@ class BaasExecutionTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.first_interval = first_interval
         self.expected_duration = expected_duration
-        self.status_policy = StatusPolicy.build(success_statuses, failure_statuses)
+        self.status_policy = _status_policy(success_statuses, failure_statuses)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -103,7 +126,7 @@ class BaasExecutionTrigger(BaseTrigger):
             job_id=self.job_id,
             execution_id=self.execution_id,
             status_policy=self.status_policy,
-            polling=PollingPolicy(poll_interval=self.poll_interval, first_interval=self.first_interval),
+            polling=_shared_polling(self.poll_interval, self.first_interval),
             started_at=self.started_at,
             deadline=self.deadline,
             expected_duration=self.expected_duration,
@@ -116,6 +139,7 @@ class BaasExecutionTrigger(BaseTrigger):
         from airflow_provider_baas.hooks.transport import shared_session_lease
 
         hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
+        hook.retry_deadline = self.deadline
         watch = self._watch()
         async with shared_session_lease():
             decision = await self._wait(hook, watch)
