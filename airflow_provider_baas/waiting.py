@@ -80,6 +80,7 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
     """
     if (timed_out := watch.check_deadline()) is not None:
         return timed_out
+    hook.retry_deadline = watch.deadline
     try:
         execution = hook.poll_execution(
             watch.job_id, watch.execution_id, site_id, is_running=running_test(watch.status_policy)

@@ -145,6 +145,8 @@ class BaasHook(BaseHook):
             raise BaasValidationError("baas_conn_id must name an Airflow connection")
         self.baas_conn_id = baas_conn_id
         self.site_id = site_id
+        # Epoch seconds after which no retry starts (set by a wait whose deadline must bind each poll).
+        self.retry_deadline: float | None = None
         self._config: BaasConnectionConfig | None = None
         self._auth: Authenticator | None = None
         self._sync: SyncTransport | None = None
@@ -585,13 +587,13 @@ class BaasHook(BaseHook):
                 # A 5xx on execute may still have started the job: let the plan look for it.
                 raise MaybeSent(str(error))
             retry_after = error.retry_after if outcome.status == 429 else None  # type: ignore[attr-defined]
-            wait = policy.wait_before_retry(attempt, waited, retry_after)
+            wait = self._within_deadline(policy.wait_before_retry(attempt, waited, retry_after))
             if wait is None:
                 raise error
         else:
             if isinstance(outcome, MaybeSent) and not spec.idempotent:
                 raise outcome
-            wait = policy.wait_before_retry(attempt, waited)
+            wait = self._within_deadline(policy.wait_before_retry(attempt, waited))
             if wait is None:
                 raise transport_error(spec, outcome, secrets) from None
         log.info(
@@ -603,6 +605,12 @@ class BaasHook(BaseHook):
             wait,
         )
         return wait, renewed
+
+    def _within_deadline(self, wait: float | None) -> float | None:
+        """No retry that would end after ``retry_deadline``: a wait's deadline binds its last poll too."""
+        if wait is not None and self.retry_deadline is not None and time.time() + wait > self.retry_deadline:
+            return None
+        return wait
 
     def close(self) -> None:
         if self._sync is not None:
