@@ -251,7 +251,7 @@ def parent(args: argparse.Namespace) -> int:
     print("\nwhere our CPU per poll goes (3,000 requests through each layer, 10 at a time, same simulator):")
     previous = None
     for name, us in breakdown.items():
-        extra = f"  (+{us - previous:.0f})" if previous is not None else ""
+        extra = f"  ({us - previous:+.0f})" if previous is not None else ""
         print(f"  {name:42s} {us:6.0f} us{extra}")
         previous = us
     print(f"\n{machine()}; took {time.monotonic() - t0:.0f} s")
