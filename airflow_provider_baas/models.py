@@ -81,8 +81,11 @@ class LastExecution:
 
     def refers_to(self, execution_id: str) -> bool:
         """Whether these details describe ``execution_id`` (backup and restore ids both count)."""
-        ids = {id_str(self.raw.get("backup_job_execution_id")), id_str(self.raw.get("restore_execution_id"))}
-        return id_str(execution_id) in ids
+        wanted = id_str(execution_id)
+        return wanted is not None and wanted in (
+            id_str(self.raw.get("backup_job_execution_id")),
+            id_str(self.raw.get("restore_execution_id")),
+        )
 
 
 @dataclass(frozen=True)
@@ -154,17 +157,42 @@ class Execution:
         )
 
     @classmethod
-    def from_job_summary(cls, job: Job, last: LastExecution) -> Execution:
-        """The partial record a job's ``last_execution_details`` gives (one small request per poll)."""
+    def from_job_summary(cls, raw_job: Any, execution_id: str) -> Execution | None:
+        """The partial record of ``execution_id`` in a job's ``last_execution_details`` (J2).
+
+        ``None`` when the details describe another execution or none. This is the triggerer's
+        per-poll path, so it reads only the few fields it returns and parses each once.
+        """
+        raw_job = _require_object(raw_job, "a job")
+        job_id = id_str(raw_job.get("job_id"))
+        if job_id is None:
+            raise TypeError("job object has no job_id")
+        last = LastExecution.from_dict(raw_job.get("last_execution_details"))
+        if last is None or not last.refers_to(execution_id):
+            return None
+        # The id asked for: a restore job's details carry its source backup's execution id too.
+        wanted = str(id_str(execution_id))
         raw = {
-            "execution_id": last.execution_id,
-            "job_id": job.job_id,
-            "job_name": job.name,
-            "job_type": job.job_type,
-            "site_id": job.site_id,
+            "execution_id": wanted,
+            "job_id": job_id,
+            "job_name": raw_job.get("name"),
+            "job_type": raw_job.get("job_type"),
+            "site_id": raw_job.get("site_id"),
             **{k: last.raw.get(k) for k in ("status", "start_time", "end_time", "backup_set_size")},
         }
-        return cls.from_dict(raw)
+        return cls(
+            execution_id=wanted,
+            job_id=job_id,
+            job_name=_str_or_none(raw["job_name"]),
+            job_type=_str_or_none(raw["job_type"]),
+            status=last.status,
+            status_detail=None,
+            start_time=last.start_time,
+            end_time=last.end_time,
+            backup_set_size=last.backup_set_size,
+            run_type=None,
+            raw=raw,
+        )
 
     @property
     def duration_seconds(self) -> float | None:

@@ -27,14 +27,18 @@ class Authenticator:
 
     def __init__(self, config: BaasConnectionConfig) -> None:
         self._config = config
+        self._headers: dict[str, str] | None = None
         for secret in config.secrets:
             mask_secret(secret)
 
     def headers(self) -> dict[str, str]:
-        headers = dict(self._config.headers)
-        if self._config.token:
-            headers["Authorization"] = f"Bearer {self._config.token}"
-        return headers
+        """The request's auth headers; callers copy, never change, them (one dict per hook)."""
+        if self._headers is None:
+            headers = dict(self._config.headers)
+            if self._config.token:
+                headers["Authorization"] = f"Bearer {self._config.token}"
+            self._headers = headers
+        return self._headers
 
     def invalidate(self) -> None:
         """Forget a cached credential (after a 401); a static token cannot be renewed."""

@@ -75,6 +75,35 @@ def test_last_execution_refers_to_backup_and_restore_ids_as_strings():
     assert not last.refers_to("12")
 
 
+def test_job_summary_of_a_restore_is_the_execution_asked_for():
+    job = {
+        "job_id": 77,
+        "name": "restore_to_test",
+        "job_type": "RESTORE",
+        "site_id": "s1",
+        "last_execution_details": {
+            "backup_job_execution_id": 121,  # the backup it restores from
+            "restore_execution_id": 900,
+            "status": "RUNNING",
+            "start_time": "2026-01-01T00:00:00Z",
+        },
+    }
+    summary = Execution.from_job_summary(job, "900")
+    assert summary is not None
+    assert (summary.execution_id, summary.job_id, summary.status) == ("900", "77", "RUNNING")
+    assert summary.to_dict()["execution_id"] == "900"
+    assert summary.job_name == "restore_to_test" and summary.status_detail is None
+    assert summary.start_time is not None and summary.start_time.year == 2026
+    assert Execution.from_job_summary(job, "12") is None  # details of another execution
+    assert Execution.from_job_summary({"job_id": 77}, "900") is None  # no details at all
+
+
+@pytest.mark.parametrize("raw", [{"name": "x"}, [], None])
+def test_job_summary_of_a_payload_that_is_not_a_job_is_rejected(raw):
+    with pytest.raises(TypeError):
+        Execution.from_job_summary(raw, "900")
+
+
 def test_last_execution_falls_back_to_the_restore_id():
     last = LastExecution.from_dict({"restore_execution_id": 55, "status": "RUNNING"})
 
