@@ -28,6 +28,7 @@ from airflow_provider_baas.polling import (
     Decision,
     ExecutionWatch,
     PollingPolicy,
+    log_wait,
 )
 from airflow_provider_baas.status import Outcome, StatusPolicy
 
@@ -99,7 +100,7 @@ def wait_blocking(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, lo
         decision = poll_once(hook, watch, site_id, log)
         if decision.final:
             return decision
-        log.info("%s", decision.message)
+        log_wait(log, decision)
         time.sleep(decision.wait)
 
 

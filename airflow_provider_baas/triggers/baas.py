@@ -26,7 +26,9 @@ from airflow_provider_baas.polling import (
     Decision,
     ExecutionWatch,
     PollingPolicy,
+    coalesced,
     is_transient,
+    log_wait,
 )
 from airflow_provider_baas.status import Outcome, StatusPolicy
 
@@ -151,12 +153,12 @@ class BaasExecutionTrigger(BaseTrigger):
             decision = watch.check_deadline() or await self._poll(hook, watch, self._is_running)
             if decision.final:
                 return decision
-            self.log.info("%s", decision.message)
+            log_wait(self.log, decision)
             # Keep only the number across the sleep, not the decision and its execution record:
             # thousands of waiting triggers would otherwise each hold a stale record between polls.
             wait = decision.wait
             del decision
-            await asyncio.sleep(wait)
+            await asyncio.sleep(coalesced(wait, asyncio.get_running_loop().time()))
 
     def _is_running(self, status: str | None) -> bool:
         return self.status_policy.classify(status) is Outcome.RUNNING

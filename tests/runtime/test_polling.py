@@ -200,7 +200,8 @@ class TestObserve:
         assert decision.state == WAIT and not decision.final
         assert decision.wait == policy.next_wait(300) == 60
         assert status in decision.message
-        assert decision.execution is not None and decision.execution["status"] == status
+        # A WAIT carries no record: nothing reads it, and a waiting trigger keeps nothing between polls.
+        assert decision.execution is None
 
     @pytest.mark.parametrize("status", ["VERIFYING", "PARTIAL", "COMPLETED_WITH_ERRORS", "", None, "success"])
     def test_unknown_status_waits_and_is_never_success(self, clock: FakeClock, status: str | None) -> None:
@@ -227,6 +228,75 @@ class TestObserve:
         assert watch.last_status == "RUNNING"
         assert watch.last_good_poll == T0 + 42
         assert watch.elapsed() == 42
+
+
+class TestCoalesced:
+    """Waits end on a shared grid, so one wake-up of the triggerer serves a batch of polls."""
+
+    @pytest.mark.parametrize("now", [0.0, 3.03, 1234.5678, 1e6 + 0.05])
+    @pytest.mark.parametrize("wait", [0.1, 0.25, 15.0, 75.0])
+    def test_ends_on_the_grid_and_is_never_longer(self, now: float, wait: float) -> None:
+        got = polling.coalesced(wait, now, grid=0.1)
+        assert wait - 0.1 < got <= wait
+        assert (now + got) / 0.1 == pytest.approx(round((now + got) / 0.1), abs=1e-6)
+
+    def test_waits_shorter_than_the_grid_and_no_grid_are_left_alone(self) -> None:
+        assert polling.coalesced(0.05, 3.03, grid=0.1) == 0.05
+        assert polling.coalesced(7.0, 3.03, grid=0) == 7.0
+
+    def test_two_waits_started_apart_end_together(self) -> None:
+        a, b = 100.01, 100.07
+        assert a + polling.coalesced(15.0, a) == pytest.approx(b + polling.coalesced(15.0, b))
+
+    def test_the_default_grid_is_small_next_to_the_shortest_default_wait(self) -> None:
+        assert 0 < polling.DEFAULT_WAKE_GRID <= polling.DEFAULT_FIRST_INTERVAL / 100
+
+
+class TestReportCadence:
+    """Which WAIT decisions are worth an INFO line: a status change, else one per ``report_every``."""
+
+    def test_first_poll_status_changes_and_every_report_every_are_reported(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, polling=PollingPolicy(poll_interval=60, first_interval=60))
+        seen = []
+        for status in ["QUEUED", "QUEUED", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "RUNNING"]:
+            decision = watch.observe(execution(status))
+            assert decision.state == WAIT
+            seen.append((status, decision.report))
+            clock.advance(60)
+        # t=0 first poll; 60 same; 120 change; 180, 240, 300, 360 quiet; 420 = 300 s after the change
+        assert seen == [
+            ("QUEUED", True),
+            ("QUEUED", False),
+            ("RUNNING", True),
+            ("RUNNING", False),
+            ("RUNNING", False),
+            ("RUNNING", False),
+            ("RUNNING", False),
+            ("RUNNING", True),
+        ]
+
+    def test_report_every_is_configurable(self, clock: FakeClock) -> None:
+        watch = make_watch(clock, report_every=0)
+        assert all(watch.observe(execution("RUNNING")).report for _ in range(3))
+
+    def test_an_unknown_status_change_is_reported(self, clock: FakeClock) -> None:
+        watch = make_watch(clock)
+        assert watch.observe(execution("RUNNING")).report
+        assert watch.observe(execution("VERIFYING")).report
+        assert not watch.observe(execution("VERIFYING")).report
+
+    def test_failed_polls_are_always_reported_and_do_not_reset_the_cadence(self, clock: FakeClock) -> None:
+        watch = make_watch(clock)
+        assert watch.observe(execution("RUNNING")).report
+        error = BaasServerError(503, "GET", "/sites/s/jobs/34", "busy")
+        assert watch.observe_error(error).report
+        assert watch.observe_error(error).report
+        assert not watch.observe(execution("RUNNING")).report  # same status, well within report_every
+
+    def test_final_decisions_report(self, clock: FakeClock) -> None:
+        watch = make_watch(clock)
+        watch.observe(execution("RUNNING"))
+        assert watch.observe(execution("SUCCESSFUL")).report
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import airflow_provider_baas.triggers.baas as trigger_module
+from airflow_provider_baas import polling
 from airflow_provider_baas._compat import AIRFLOW_V_3, BaseHook
 from airflow_provider_baas.polling import ExecutionWatch
 from airflow_provider_baas.testing import BaasSimulator
@@ -113,6 +114,48 @@ async def test_unknown_status_is_waited_through_until_success(sim: BaasSimulator
     assert event["execution"]["status"] == "SUCCESSFUL"
     assert time.monotonic() - started >= 0.5  # not before the execution really ended
     assert "VERIFYING" in log.text("info")
+
+
+@pytest.mark.sim(time_scale=7200)  # job 90 takes 1 s: QUEUED, RUNNING, then VERIFYING for 0.8 s
+async def test_progress_is_logged_at_info_on_status_changes_and_the_rest_at_debug(sim: BaasSimulator) -> None:
+    execution_id = sim.start_execution(VERIFYING_JOB)
+    trigger = trigger_for(execution_id, job_id=VERIFYING_JOB, poll_interval=0.05, first_interval=0.05)
+    log = record_log(trigger)
+    event = await single_event(trigger)
+    assert event["status"] == "success"
+    waits = [(level, text) for level, text in log.lines if "next poll in" in text]
+    statuses = [text.split(": ", 1)[1].split(" after ", 1)[0] for _, text in waits]
+    assert len(waits) == len(job_gets(sim, VERIFYING_JOB)) - 1  # one line per poll but the last
+    reported = [s for (level, _), s in zip(waits, statuses, strict=True) if level == "info"]
+    changes = [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]]
+    assert reported == changes  # INFO exactly when the status changed (all within 300 s)
+    assert "VERIFYING" in reported and len(waits) > len(reported)  # the rest went to DEBUG
+    assert {level for level, _ in waits} == {"info", "debug"}
+
+
+@pytest.mark.sim(time_scale=0)  # frozen: the execution stays QUEUED
+async def test_the_trigger_wakes_on_the_shared_grid(
+    sim: BaasSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution_id = sim.start_execution(34)
+    loop = asyncio.get_running_loop()
+    wake_ups: list[tuple[float, float]] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: Any) -> Any:
+        if delay > 0.1:  # the trigger's waits between polls (nothing else sleeps that long here)
+            wake_ups.append((delay, loop.time() + delay))
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr(trigger_module.asyncio, "sleep", recording_sleep)
+    trigger = trigger_for(execution_id, poll_interval=0.35, first_interval=0.35, deadline=time.time() + 1.3)
+    event = await single_event(trigger)
+    assert event["status"] == "timeout"
+    assert len(wake_ups) >= 2
+    grid = polling.DEFAULT_WAKE_GRID
+    for delay, wake in wake_ups[:-1]:  # the last one may be cut short by the deadline
+        assert 0.35 - grid < delay <= 0.35
+        assert wake / grid == pytest.approx(round(wake / grid), abs=1e-3)
 
 
 @pytest.mark.sim(time_scale=3600)
