@@ -40,10 +40,13 @@ if TYPE_CHECKING:  # annotations only: DAG files import this module, the API mod
 DEFAULT_POLL_INTERVAL = 75.0
 DEFAULT_FIRST_INTERVAL = 15.0
 DEFAULT_RAMP = 0.2
-# Waiting triggers wake up on a shared grid of this many seconds of the event loop's clock (each
-# wait is shortened by less than this to end on it), so the triggerer wakes once for a batch of
-# polls rather than once per poll: at 100 polls/s that halves its CPU per poll (bench/).
-DEFAULT_WAKE_GRID = 0.1
+# Waiting triggers wake up on a shared grid, so the triggerer's loop wakes once for a batch of about
+# WAKE_BATCH polls instead of once per poll (at 100 polls/s that halves its CPU per poll, see
+# bench/). The batch is kept small because polls that run together keep more objects alive at
+# once, which makes CPython's full garbage collections (stalls of the whole loop) more frequent.
+WAKE_BATCH = 8
+MAX_WAKE_GRID = 1.0
+MIN_WAKE_GRID = 1 / 256  # finer than this the loop is busy anyway: no coalescing
 # Transient errors tolerated in a row, and for how long without one good poll, before giving up.
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 10
 DEFAULT_ERROR_WINDOW = 900.0
@@ -93,12 +96,29 @@ class PollingPolicy:
         )
 
 
-def coalesced(wait: float, now: float, grid: float = DEFAULT_WAKE_GRID) -> float:
-    """``wait`` shortened to end on a multiple of ``grid`` of the clock that gave ``now``.
+def wake_grid(wait: float, waiting: int) -> float:
+    """The grid (s) that puts about ``WAKE_BATCH`` of ``waiting`` waits into each wake-up.
 
+    A power of two, so that the grids of waits of different lengths nest: every point of a
+    coarser grid is a point of each finer one. 0 means no coalescing.
+    """
+    if waiting < 2 or WAKE_BATCH <= 0:
+        return 0.0
+    grid = min(MAX_WAKE_GRID, WAKE_BATCH * wait / waiting)
+    if grid < MIN_WAKE_GRID:
+        return 0.0
+    return 2.0 ** math.floor(math.log2(grid))
+
+
+def coalesced(wait: float, now: float, waiting: int, grid: float | None = None) -> float:
+    """``wait`` shortened to end on the shared wake-up grid of the clock that gave ``now``.
+
+    ``waiting`` is how many waits this process runs (sizes the grid unless ``grid`` is given).
     Never longer than asked (a deadline-bound wait stays within the deadline); waits shorter than
     the grid are left alone.
     """
+    if grid is None:
+        grid = wake_grid(wait, waiting)
     if grid <= 0 or wait < grid:
         return wait
     slots = math.floor((now + wait) / grid + 1e-9)  # 15.0 / 0.1 is 149.999...: still slot 150

@@ -136,6 +136,9 @@ class BaasExecutionTrigger(BaseTrigger):
             error_window=self.error_window,
         )
 
+    # How many execution waits this process runs now (sizes the shared wake-up grid).
+    waiting = 0
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_baas.hooks.baas import BaasHook
         from airflow_provider_baas.hooks.transport import shared_session_lease
@@ -143,8 +146,12 @@ class BaasExecutionTrigger(BaseTrigger):
         hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
         hook.retry_deadline = self.deadline
         watch = self._watch()
-        async with shared_session_lease():
-            decision = await self._wait(hook, watch)
+        BaasExecutionTrigger.waiting += 1
+        try:
+            async with shared_session_lease():
+                decision = await self._wait(hook, watch)
+        finally:
+            BaasExecutionTrigger.waiting -= 1
         self._log_final(decision)
         yield TriggerEvent(self._event(decision, watch))
 
@@ -158,7 +165,8 @@ class BaasExecutionTrigger(BaseTrigger):
             # thousands of waiting triggers would otherwise each hold a stale record between polls.
             wait = decision.wait
             del decision
-            await asyncio.sleep(coalesced(wait, asyncio.get_running_loop().time()))
+            loop_time = asyncio.get_running_loop().time()
+            await asyncio.sleep(coalesced(wait, loop_time, BaasExecutionTrigger.waiting))
 
     def _is_running(self, status: str | None) -> bool:
         return self.status_policy.classify(status) is Outcome.RUNNING

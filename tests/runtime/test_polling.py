@@ -236,20 +236,39 @@ class TestCoalesced:
     @pytest.mark.parametrize("now", [0.0, 3.03, 1234.5678, 1e6 + 0.05])
     @pytest.mark.parametrize("wait", [0.1, 0.25, 15.0, 75.0])
     def test_ends_on_the_grid_and_is_never_longer(self, now: float, wait: float) -> None:
-        got = polling.coalesced(wait, now, grid=0.1)
+        got = polling.coalesced(wait, now, waiting=1000, grid=0.1)
         assert wait - 0.1 < got <= wait
         assert (now + got) / 0.1 == pytest.approx(round((now + got) / 0.1), abs=1e-6)
 
     def test_waits_shorter_than_the_grid_and_no_grid_are_left_alone(self) -> None:
-        assert polling.coalesced(0.05, 3.03, grid=0.1) == 0.05
-        assert polling.coalesced(7.0, 3.03, grid=0) == 7.0
+        assert polling.coalesced(0.05, 3.03, waiting=1000, grid=0.1) == 0.05
+        assert polling.coalesced(7.0, 3.03, waiting=1000, grid=0) == 7.0
+        assert polling.coalesced(7.0, 3.03, waiting=1) == 7.0  # a lone wait has nobody to wait for
 
     def test_two_waits_started_apart_end_together(self) -> None:
-        a, b = 100.01, 100.07
-        assert a + polling.coalesced(15.0, a) == pytest.approx(b + polling.coalesced(15.0, b))
+        a, b = 100.001, 100.05  # within one 1/16 s slot of each other
+        assert a + polling.coalesced(15.0, a, 1000) == pytest.approx(b + polling.coalesced(15.0, b, 1000))
 
-    def test_the_default_grid_is_small_next_to_the_shortest_default_wait(self) -> None:
-        assert 0 < polling.DEFAULT_WAKE_GRID <= polling.DEFAULT_FIRST_INTERVAL / 100
+    @pytest.mark.parametrize(
+        ("wait", "waiting", "grid"),
+        [
+            (10.0, 1000, 1 / 16),  # 8 * 10 / 1000 = 0.08 -> 0.0625: ~6 polls per wake-up
+            (10.0, 5000, 1 / 64),  # 0.016 -> 0.015625
+            (75.0, 1000, 0.5),  # 0.6 -> 0.5
+            (75.0, 100, 1.0),  # capped: sparse triggerers still wake at most once a second
+            (10.0, 100_000, 0.0),  # dense: the loop is busy anyway
+            (15.0, 1, 0.0),
+        ],
+    )
+    def test_the_grid_holds_a_small_batch_and_is_a_power_of_two(
+        self, wait: float, waiting: int, grid: float
+    ) -> None:
+        assert polling.wake_grid(wait, waiting) == grid
+
+    def test_grids_of_different_waits_nest(self) -> None:
+        """A wait on a coarser grid wakes on a point of every finer grid: batches still meet."""
+        coarse, fine = polling.wake_grid(75.0, 1000), polling.wake_grid(15.0, 1000)
+        assert coarse > fine and (coarse / fine).is_integer()
 
 
 class TestReportCadence:

@@ -148,11 +148,14 @@ async def test_the_trigger_wakes_on_the_shared_grid(
         return await real_sleep(delay, *args)
 
     monkeypatch.setattr(trigger_module.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(BaasExecutionTrigger, "waiting", 40)  # as if 40 other waits ran here: 8*0.35/41
+    grid = polling.wake_grid(0.35, 41)
+    assert grid == 1 / 16
     trigger = trigger_for(execution_id, poll_interval=0.35, first_interval=0.35, deadline=time.time() + 1.3)
     event = await single_event(trigger)
     assert event["status"] == "timeout"
+    assert BaasExecutionTrigger.waiting == 40  # counted while waiting, uncounted after
     assert len(wake_ups) >= 2
-    grid = polling.DEFAULT_WAKE_GRID
     for delay, wake in wake_ups[:-1]:  # the last one may be cut short by the deadline
         assert 0.35 - grid < delay <= 0.35
         assert wake / grid == pytest.approx(round(wake / grid), abs=1e-3)
