@@ -11,9 +11,9 @@ variants each run in a fresh child process (clean CPU and RSS figures), one afte
   answers 404 (a job that does not exist), which the trigger takes as "not yet".
 * ``ours``: N ``BaasExecutionTrigger``s with ``poll_interval == first_interval == --interval``, so
   every variant polls at the same fixed rate and the comparison is per poll. Our triggers wake up on
-  a shared 0.1 s grid (``polling.coalesced``), so the loop wakes once per batch of polls.
-* ``floorc``: the floor with its sleeps coalesced onto the same grid: ours/floorc is the cost of
-  our poll's own machinery, with the coalescing taken out of the comparison.
+  a shared grid (``polling.coalesced``), so the loop wakes once per batch of about 8 polls.
+* ``floorc``: the floor with its sleeps coalesced the same way: ours/floorc is the cost of our
+  poll's own machinery, with the coalescing taken out of the comparison.
 
 Each variant consumes ``trigger.run()`` like the triggerer does. Starts are spread evenly over one
 interval, then after a settling period the window is measured: process CPU (user + system) per
@@ -140,6 +140,7 @@ def run_child(variant: str, n: int, args: argparse.Namespace, env: dict[str, str
             "--setup",
             str(setup),
             *(["--gc-freeze"] if args.gc_freeze else []),
+            *(["--wake-batch", str(args.wake_batch)] if args.wake_batch is not None else []),
         ]
         result = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True, timeout=900)
         out.seek(0)
@@ -182,7 +183,8 @@ def fmt_rows(name: str, r: dict, interval: float) -> tuple[str, str]:
     )
     loop = (
         f"  {name:6s} {r['max_stall_ms']:9.0f} {r['p99_stall_ms']:7.1f} {r['max_stall_no_full_gc_ms']:12.0f} "
-        f"{r['gc_full']:9d} {r['full_gc_max_ms']:11.0f} {r['listing_requests']:9d}"
+        f"{r['gc_full']:9d} {r['full_gc_max_ms']:11.0f} {r['listing_requests']:9d} "
+        f"{r['watchdog_warnings']:9d}"
     )
     return cost, loop
 
@@ -275,7 +277,7 @@ def report(results: dict[int, dict[str, dict]], args: argparse.Namespace) -> Non
         rows = {variant: fmt_rows(variant, r, args.interval) for variant, r in by_variant.items()}
         for cost, _ in rows.values():
             print(cost)
-        print("  variant  max stall ms  p99 ms  max w/o full GC  full GCs  full GC ms  listings")
+        print("  variant  max stall ms  p99 ms  max w/o full GC  full GCs  full GC ms  listings  blocked*")
         for _, loop in rows.values():
             print(loop)
         ours = by_variant.get("ours")
@@ -305,6 +307,7 @@ def report(results: dict[int, dict[str, dict]], args: argparse.Namespace) -> Non
                 ours["max_stall_no_full_gc_ms"] <= 100,
             )
         )
+    print("  * warnings the triggerer's block watchdog would log (loop blocked > 0.1 s past its 0.1 s nap)")
     print()
     for text, ok in checks:
         print(f"  [{'met' if ok else 'MISSED'}] {text}")
@@ -366,7 +369,23 @@ class LoopBusy:
         ]
 
 
-def make_poller(variant: str, setup: dict[str, Any], interval: float, index: int) -> Any:
+class BlockWatchdog:
+    """What the triggerer's loop also runs (``TriggerRunner.block_watchdog``): every 100 ms, a warning
+    when the sleep took over 0.2 s ("Triggerer's async thread was blocked"). Counted, not logged."""
+
+    def __init__(self) -> None:
+        self.warnings = 0
+        self.recording = False
+
+    async def run(self) -> None:
+        while True:
+            last = time.monotonic()
+            await asyncio.sleep(0.1)
+            if self.recording and time.monotonic() - last > 0.2:
+                self.warnings += 1
+
+
+def make_poller(variant: str, setup: dict[str, Any], interval: float, index: int, n_waiting: int) -> Any:
     """An async-iterator factory for one waiting task of the variant (created before the window)."""
     url = setup["url"]
     job = FIRST_JOB + index
@@ -396,7 +415,7 @@ def make_poller(variant: str, setup: dict[str, Any], interval: float, index: int
         from airflow_provider_baas.polling import coalesced
     else:
 
-        def coalesced(wait: float, now: float) -> float:
+        def coalesced(wait: float, now: float, waiting: int) -> float:
             return wait
 
     async def floor() -> Any:
@@ -405,7 +424,7 @@ def make_poller(variant: str, setup: dict[str, Any], interval: float, index: int
         while True:
             async with session.get(target) as r:
                 await r.read()
-            await asyncio.sleep(coalesced(interval, loop.time()))
+            await asyncio.sleep(coalesced(interval, loop.time(), n_waiting))
         yield  # pragma: no cover - an async generator like trigger.run()
 
     return floor
@@ -430,6 +449,10 @@ async def child_async(args: argparse.Namespace) -> dict[str, Any]:
     reset_logging()
     configure_logging(json_output=True, output=log_io, sending_to_supervisor=True)
     variant, n, interval = args.child, int(args.n), args.interval
+    if args.wake_batch is not None:
+        from airflow_provider_baas import polling
+
+        polling.WAKE_BATCH = args.wake_batch
     me = psutil.Process()
     # Import everything the variant needs before the memory baseline.
     import aiohttp
@@ -455,7 +478,9 @@ async def child_async(args: argparse.Namespace) -> dict[str, Any]:
     gc_watch = GcWatch()
     gc.callbacks.append(gc_watch)
     loop_busy = LoopBusy(asyncio.get_running_loop())
-    tasks = [asyncio.create_task(waiter(i, make_poller(variant, setup, interval, i))) for i in range(n)]
+    watchdog = BlockWatchdog()
+    watchdog_task = asyncio.create_task(watchdog.run())
+    tasks = [asyncio.create_task(waiter(i, make_poller(variant, setup, interval, i, n))) for i in range(n)]
     await asyncio.sleep(interval + args.settle)
     rss_samples = []
     failed = [t for t in tasks if t.done()]
@@ -463,7 +488,7 @@ async def child_async(args: argparse.Namespace) -> dict[str, Any]:
         failed[0].result()
     log = Path(setup["log"])
     log_start = log.stat().st_size
-    loop_busy.recording = gc_watch.recording = True
+    loop_busy.recording = gc_watch.recording = watchdog.recording = True
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     deadline = t0 + args.window
@@ -473,13 +498,13 @@ async def child_async(args: argparse.Namespace) -> dict[str, Any]:
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     t1 = time.monotonic()
     log_end = log.stat().st_size
-    loop_busy.recording = gc_watch.recording = False
+    loop_busy.recording = gc_watch.recording = watchdog.recording = False
     failed = [t for t in tasks if t.done()]
     if failed:
         failed[0].result()
-    for t in tasks:
+    for t in [*tasks, watchdog_task]:
         t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*tasks, watchdog_task, return_exceptions=True)
     if FLOOR_SESSION:
         await FLOOR_SESSION[0].close()
     stalls = sorted(busy for _, busy in loop_busy.samples) or [0.0]
@@ -500,6 +525,7 @@ async def child_async(args: argparse.Namespace) -> dict[str, Any]:
         "max_stall_ms": 1000 * stalls[-1],
         "p99_stall_ms": 1000 * stalls[int(0.99 * (len(stalls) - 1))],
         "loop_iterations": len(stalls),
+        "watchdog_warnings": watchdog.warnings,
         "max_stall_no_full_gc_ms": 1000 * no_gc[-1],
         "full_gc_max_ms": 1000 * max((e - b for b, e in gc_watch.full), default=0.0),
         "gc_max_ms": 1000 * max((p for _, p in gc_watch.pauses), default=0.0),
@@ -612,6 +638,12 @@ def main() -> int:
     parser.add_argument("--trigger-log", help=argparse.SUPPRESS)
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() after imports, before the triggers start"
+    )
+    parser.add_argument(
+        "--wake-batch",
+        type=int,
+        default=None,
+        help="polls per wake-up our triggers and floorc aim for; 0 = not coalesced (default: the package's)",
     )
     args = parser.parse_args()
     return child(args) if args.child else parent(args)
