@@ -161,8 +161,8 @@ class BaasExecutionTrigger(BaseTrigger):
             if decision.final:
                 return decision
             log_wait(self.log, decision)
-            # Keep only the number across the sleep, not the decision and its execution record:
-            # thousands of waiting triggers would otherwise each hold a stale record between polls.
+            # Keep only the number across the sleep, not the decision and its message: thousands of
+            # waiting triggers would otherwise each hold them between polls.
             wait = decision.wait
             del decision
             loop_time = asyncio.get_running_loop().time()
