@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from airflow_provider_baas.connection_form import (
@@ -59,6 +59,13 @@ class BaasConnectionConfig:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     page_size: int = DEFAULT_PAGE_SIZE
+
+    def identity(self) -> tuple[Any, ...]:
+        """Every setting, hashable: equal for two reads of an unchanged connection."""
+        return tuple(
+            tuple(sorted(value.items())) if isinstance(value, dict) else value
+            for value in (getattr(self, f.name) for f in fields(self))
+        )
 
     @property
     def secrets(self) -> list[str]:

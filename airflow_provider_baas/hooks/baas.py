@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -73,6 +74,14 @@ EXECUTE_LOOKUP_ATTEMPTS = 4
 EXECUTE_LOOKUP_INTERVAL = 5.0
 # Tolerated difference between our clock and the API's when matching "started after we sent it".
 CLOCK_SKEW = timedelta(seconds=60)
+
+
+# Parsed connections shared per event loop (see BaasHook.aconfig), at most this many per loop.
+MAX_SHARED_CONNECTIONS = 64
+Shared = tuple[BaasConnectionConfig, Authenticator, AsyncTransport]
+_loop_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Shared]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -188,11 +197,28 @@ class BaasHook(BaseHook):
         return self._config
 
     async def aconfig(self) -> BaasConnectionConfig:
-        """The parsed connection, looked up without blocking the event loop (triggerer-safe)."""
+        """The parsed connection, looked up without blocking the event loop (triggerer-safe).
+
+        Hooks on one event loop whose connection reads the same share its settings, authenticator
+        (one minted JWT rather than one per trigger) and transport: see ``_share_on_loop``.
+        """
         if self._config is None:
-            self._configure(await aget_connection(self.baas_conn_id))
+            conn = await aget_connection(self.baas_conn_id)
+            self._share_on_loop(BaasConnectionConfig.from_connection(conn))
         assert self._config is not None
         return self._config
+
+    def _share_on_loop(self, config: BaasConnectionConfig) -> None:
+        per_loop = _loop_shared.setdefault(asyncio.get_running_loop(), {})
+        key = config.identity()
+        shared = per_loop.get(key)
+        if shared is None:
+            shared = (config, authenticator_for(config), AsyncTransport(config))
+            if len(per_loop) >= MAX_SHARED_CONNECTIONS:
+                per_loop.pop(next(iter(per_loop)))  # the oldest; hooks using it keep their own reference
+            per_loop[key] = shared
+        self._config, self._auth, self._async = shared
+        self._retry = None
 
     def resolve_site_id(self, site_id: str | None = None) -> str:
         """The call's site, else the hook's, else the connection's; a clear error when none is set."""
@@ -517,7 +543,9 @@ class BaasHook(BaseHook):
 
     async def _arun(self, plan: Plan[T]) -> T:
         if self._async is None:
-            self._async = AsyncTransport(await self.aconfig())
+            config = await self.aconfig()
+            if self._async is None:  # configured earlier by the sync path
+                self._async = AsyncTransport(config)
         step: Any = None
         error: BaseException | None = None
         while True:

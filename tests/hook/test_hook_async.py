@@ -322,3 +322,50 @@ async def test_async_connection_lookup_uses_aget_connection(server, async_hook, 
 
     assert seen == ["baas_async"]  # looked up once, then cached on the hook
     assert len(server.recorded("GET")) == 2
+
+
+# ------------------------------------------------------------------------------------------------
+# Hooks on one loop share what an unchanged connection gives them (a triggerer runs thousands)
+
+
+async def test_hooks_on_one_loop_share_settings_auth_and_transport(server, monkeypatch):
+    server.jobs = [job_payload(34)]
+    set_connection(monkeypatch, "baas_shared", host=server.host)
+    hooks = [BaasHook("baas_shared") for _ in range(3)]
+    for hook in hooks:
+        await hook.alist_jobs()
+    assert len({id(h._auth) for h in hooks}) == len({id(h._async) for h in hooks}) == 1
+    assert len({id(h._config) for h in hooks}) == 1
+    assert len({id(h) for h in hooks}) == 3  # each keeps its own hook (and its own retry deadline)
+
+    set_connection(monkeypatch, "baas_shared", host=server.host, password="rotated-token")
+    changed = BaasHook("baas_shared")
+    await changed.alist_jobs()
+    assert changed._auth is not hooks[0]._auth  # a changed connection is read afresh, never stale
+    assert server.recorded("GET")[-1]["headers"]["Authorization"] == "Bearer rotated-token"
+
+
+async def test_pat_hooks_on_one_loop_mint_one_jwt(server, monkeypatch):
+    from .test_hook_auth import pat_extra
+
+    server.jobs = [job_payload(34)]
+    set_connection(monkeypatch, "baas_shared_pat", host=server.host, password=None, extra=pat_extra())
+    for _ in range(4):
+        await BaasHook("baas_shared_pat").alist_jobs()
+    tokens = {r["headers"]["Authorization"] for r in server.recorded("GET")}
+    assert len(server.recorded("GET")) == 4 and len(tokens) == 1  # not one RS256 signature per trigger
+
+
+def test_hooks_on_different_loops_do_not_share(monkeypatch):
+    import asyncio
+
+    set_connection(monkeypatch, "baas_loops", host="http://127.0.0.1:9")
+
+    async def configure() -> BaasHook:
+        hook = BaasHook("baas_loops")
+        await hook.aconfig()
+        return hook
+
+    first, second = asyncio.run(configure()), asyncio.run(configure())
+    assert first._auth is not second._auth and first._async is not second._async
+    assert first._config == second._config
