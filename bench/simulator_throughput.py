@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from _simulator import start_simulator_process
 
 from airflow_provider_baas.testing.constants import BASE_PATH, DEFAULT_TOKEN
 from airflow_provider_baas.testing.scenario import Scenario
@@ -42,17 +43,8 @@ def start_server(history: int) -> tuple[subprocess.Popen[str], str, str]:
     fd, path = tempfile.mkstemp(suffix=".json", prefix="baas-bench-")
     with os.fdopen(fd, "w") as fh:
         fh.write(scenario.to_json())
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_baas.testing", "--port", "0", "--scenario", path],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return proc, line.split("listening on", 1)[1].strip(), path
+    proc, url = start_simulator_process("--scenario", path)
+    return proc, url, path
 
 
 async def drive(url: str, clients: int, seconds: float, warmup: float) -> tuple[int, int, int, float]:

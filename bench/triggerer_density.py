@@ -41,6 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _simulator import start_simulator_process
+
 SITE = "bench-site"
 TOKEN = "bench-token"
 FIRST_JOB = 1000
@@ -74,31 +76,8 @@ def write_scenario(path: Path, jobs: int) -> None:
 
 
 def start_simulator(scenario: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_baas.testing",
-            "--port",
-            "0",
-            "--time-scale",
-            "1",
-            "--token",
-            TOKEN,
-            "--scenario",
-            str(scenario),
-            "--log-requests",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return proc, line.split("listening on", 1)[1].strip()
+    args = ("--time-scale", "1", "--token", TOKEN, "--scenario", str(scenario), "--log-requests")
+    return start_simulator_process(*args, stderr=log.open("w"))
 
 
 async def start_executions(url: str, jobs: int) -> list[str]:
