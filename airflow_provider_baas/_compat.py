@@ -1,40 +1,30 @@
-"""The only module that knows the difference between Airflow 2.11 and 3.x import paths."""
+"""The only module that knows how Airflow lines (2.11, 3.0 ... 3.3) differ.
+
+Each difference is decided by the capability itself, never by one "is this Airflow 3?" test:
+import names through ``apache-airflow-providers-common-compat`` (installed with every line), which
+tries the Task SDK's home first and the 2.x home after it; anything else by looking for the
+attribute or module that is used.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-try:  # Airflow 3.x: the task SDK
-    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
-    from airflow.sdk.exceptions import (
-        AirflowException,
-        AirflowFailException,
-        AirflowNotFoundException,
-        AirflowSensorTimeout,
-        AirflowSkipException,
-        AirflowTaskTimeout,
-        TaskDeferred,
-    )
-
-    AIRFLOW_V_3 = True
-except ImportError:  # Airflow 2.11
-    from airflow.exceptions import (  # type: ignore[no-redef]
-        AirflowException,
-        AirflowFailException,
-        AirflowNotFoundException,
-        AirflowSensorTimeout,
-        AirflowSkipException,
-        AirflowTaskTimeout,
-        TaskDeferred,
-    )
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
-    from airflow.models import BaseOperator, BaseOperatorLink  # type: ignore[no-redef]
-    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
-
-    AIRFLOW_V_3 = False
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowNotFoundException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    AirflowTaskTimeout,
+    BaseHook,
+    BaseOperator,
+    BaseOperatorLink,
+    BaseSensorOperator,
+    TaskDeferred,
+)
 
 __all__ = [
-    "AIRFLOW_V_3",
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
@@ -47,7 +37,10 @@ __all__ = [
     "BaseSensorOperator",
     "TaskDeferred",
     "aget_connection",
+    "asset",
+    "asset_alias",
     "mask_secret",
+    "variable_api",
 ]
 
 
@@ -55,58 +48,83 @@ def mask_secret(secret: Any, name: str | None = None) -> None:
     """Register a value with Airflow's secrets masker so it never reaches a log."""
     if not secret:
         return
-    if AIRFLOW_V_3:
-        from airflow.sdk.log import mask_secret as _mask
-    else:
-        from airflow.utils.log.secrets_masker import mask_secret as _mask
+    from airflow.providers.common.compat.sdk import mask_secret as _mask
+
     _mask(secret, name)
 
 
 async def aget_connection(conn_id: str) -> Any:
-    """Look a connection up without blocking the event loop.
+    """Look a connection up without blocking the event loop (triggerer-safe).
 
-    Airflow 3's triggerer refuses a synchronous ``get_connection`` inside its loop
-    ("You cannot use AsyncToSync in the same thread as an async event loop").
+    common-compat picks the lookup that is safe on the running line (``BaseHook.aget_connection``
+    where it exists and does not deadlock, else the synchronous one in a worker thread). Under
+    ``airflow dags test`` on 3.3 the async lookup misses connections stored in the metadata DB while
+    the synchronous one finds them, so "not found" is asked once more off the loop before it stands.
     """
-    if AIRFLOW_V_3:
-        return await BaseHook.aget_connection(conn_id)
-    import asyncio
+    from airflow.providers.common.compat.connection import get_async_connection
 
-    return await asyncio.to_thread(BaseHook.get_connection, conn_id)
+    try:
+        return await get_async_connection(conn_id)
+    except AirflowNotFoundException:
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+def variable_api() -> Any:
+    """The Variable class a running task uses: the Task SDK's on 3.x, the ORM model on 2.x."""
+    from airflow.providers.common.compat.sdk import Variable
+
+    return Variable
+
+
+def asset(uri: str, **kwargs: Any) -> Any:
+    """An ``Asset`` (``Dataset`` where the line predates assets)."""
+    from airflow.providers.common.compat.sdk import Asset
+
+    return Asset(uri=uri, **kwargs)
+
+
+def asset_alias(name: str) -> Any:
+    """An ``AssetAlias`` (``DatasetAlias`` where the line predates assets)."""
+    from airflow.providers.common.compat.sdk import AssetAlias
+
+    return AssetAlias(name=name)
 
 
 def get_xcom_value(ti_key: Any, key: str) -> Any:
     """Read one XCom value for an operator extra link."""
-    if AIRFLOW_V_3:
-        from airflow.sdk.execution_time.xcom import XCom
-    else:
-        from airflow.models.xcom import XCom  # type: ignore[no-redef]
+    from airflow.providers.common.compat.sdk import XCom
+
     return XCom.get_value(ti_key=ti_key, key=key)
 
 
 def default_deferrable() -> bool:
     """``[operators] default_deferrable``, as every official provider reads it."""
-    if AIRFLOW_V_3:
-        from airflow.sdk import conf
-    else:
-        from airflow.configuration import conf  # type: ignore[no-redef]
+    from airflow.providers.common.compat.sdk import conf
+
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def is_deferral_timeout(exc: BaseException) -> bool:
-    """The framework's own deferral timeout fired (our trigger's deadline is normally first)."""
-    if AIRFLOW_V_3:
-        from airflow.sdk.exceptions import TaskDeferralTimeout
+    """The framework's own deferral timeout fired (our trigger's deadline is normally first).
 
-        return isinstance(exc, TaskDeferralTimeout)
-    from airflow.exceptions import TaskDeferralError
+    3.x raises ``TaskDeferralTimeout`` (from ``airflow.sdk.exceptions`` since 3.2, from
+    ``airflow.exceptions`` before); 2.x raises ``TaskDeferralError`` with the reason in its text.
+    """
+    try:
+        from airflow.sdk.exceptions import TaskDeferralError, TaskDeferralTimeout
+    except ImportError:
+        from airflow import exceptions
 
+        TaskDeferralError = exceptions.TaskDeferralError
+        TaskDeferralTimeout = getattr(exceptions, "TaskDeferralTimeout", None)
+    if TaskDeferralTimeout is not None and isinstance(exc, TaskDeferralTimeout):
+        return True
     return isinstance(exc, TaskDeferralError) and "timeout" in str(exc).lower()
 
 
 def poke_return_value(is_done: bool, xcom_value: Any = None) -> Any:
-    if AIRFLOW_V_3:
-        from airflow.sdk import PokeReturnValue
-    else:
-        from airflow.sensors.base import PokeReturnValue  # type: ignore[no-redef]
+    from airflow.providers.common.compat.sdk import PokeReturnValue
+
     return PokeReturnValue(is_done=is_done, xcom_value=xcom_value)

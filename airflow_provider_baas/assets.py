@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import SplitResult
 
-from airflow_provider_baas._compat import AIRFLOW_V_3
+from airflow_provider_baas._compat import asset, asset_alias
 
 SCHEME = "baas"
 _PATH = re.compile(r"^/(?P<site>[^/\s]+)/jobs/(?P<job>[1-9][0-9]*)$")
@@ -28,25 +28,12 @@ def backup_asset_uri(host: str, site_id: str, job_id: int | str) -> str:
 
 def baas_asset(host: str, site_id: str, job_id: int | str, **kwargs: Any) -> Any:
     """An ``Asset`` (Airflow 3) or ``Dataset`` (Airflow 2.11) for one job's backups."""
-    uri = backup_asset_uri(host, site_id, job_id)
-    if AIRFLOW_V_3:
-        from airflow.sdk import Asset
-
-        return Asset(uri=uri, **kwargs)
-    from airflow.datasets import Dataset
-
-    return Dataset(uri=uri, **kwargs)
+    return asset(backup_asset_uri(host, site_id, job_id), **kwargs)
 
 
 def baas_asset_alias(name: str) -> Any:
     """An ``AssetAlias`` (``DatasetAlias`` on 2.11): lets the gate emit only when it ran a backup."""
-    if AIRFLOW_V_3:
-        from airflow.sdk import AssetAlias
-
-        return AssetAlias(name=name)
-    from airflow.datasets import DatasetAlias
-
-    return DatasetAlias(name=name)
+    return asset_alias(name)
 
 
 def sanitize_uri(uri: SplitResult) -> SplitResult:

@@ -192,7 +192,7 @@ def decode_jwt(token: str, public_key: Any, *, verify_time: bool = True) -> dict
 
 def redact(text: str) -> str:
     """Airflow's own secrets masker (the instance ``mask_secret`` registers with)."""
-    from airflow_provider_baas._compat import AIRFLOW_V_3
+    from tests.airflow_version import AIRFLOW_V_3
 
     if AIRFLOW_V_3:
         from airflow.sdk._shared.secrets_masker import _secrets_masker

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_baas import status as status_module
-from airflow_provider_baas._compat import AIRFLOW_V_3
 from airflow_provider_baas.connection_form import FORM_FIELDS, UI_FIELD_BEHAVIOUR, conn_fields
 from airflow_provider_baas.hooks.baas import BaasHook
 from airflow_provider_baas.models import Execution, Job, LastExecution, parse_time
@@ -20,6 +19,7 @@ from airflow_provider_baas.status import (
     Outcome,
     StatusPolicy,
 )
+from tests.airflow_version import AIRFLOW_V_3
 
 from ._support import execution_payload, job_payload
 

@@ -22,12 +22,8 @@ from airflow_provider_baas.connection_form import (
     ui_field_behaviour_kebab,
 )
 from airflow_provider_baas.hooks.baas import BaasHook
+from tests.airflow_version import AIRFLOW_V_3
 
-try:
-    from airflow import __version__ as _AIRFLOW_VERSION
-except ImportError:  # pragma: no cover
-    _AIRFLOW_VERSION = "0"
-AIRFLOW_V_3 = int(_AIRFLOW_VERSION.split(".")[0]) >= 3
 PREFIX = f"extra__{CONN_TYPE}__"
 
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_baas._compat import AIRFLOW_V_3, TaskDeferred
+from airflow_provider_baas._compat import TaskDeferred
 from airflow_provider_baas.errors import BaasError
 from airflow_provider_baas.operators.baas import BaasExecuteJobOperator
+from tests.airflow_version import AIRFLOW_V_3
 
 from ._support import (
     JOB,

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_baas._compat import (
-    AIRFLOW_V_3,
     AirflowSensorTimeout,
     AirflowSkipException,
     AirflowTaskTimeout,
@@ -27,6 +26,7 @@ from airflow_provider_baas.polling import PollingPolicy
 from airflow_provider_baas.sensors.baas import BaasExecutionSensor
 from airflow_provider_baas.testing import BaasSimulator
 from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
+from tests.airflow_version import AIRFLOW_V_3
 
 from ._support import FakeTI, make_context, rebuild_trigger, set_conn, single_event
 

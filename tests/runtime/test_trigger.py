@@ -12,10 +12,11 @@ import pytest
 
 import airflow_provider_baas.triggers.baas as trigger_module
 from airflow_provider_baas import polling
-from airflow_provider_baas._compat import AIRFLOW_V_3, BaseHook
+from airflow_provider_baas._compat import BaseHook
 from airflow_provider_baas.polling import ExecutionWatch
 from airflow_provider_baas.testing import BaasSimulator
 from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
+from tests.airflow_version import AIRFLOW_V_3
 
 from ._support import (
     PARTIAL_JOB,
