@@ -3,22 +3,25 @@ try of *this* task instance started, instead of starting a second, paid backup.
 
 Where the memory comes from:
 - Airflow 3.3: the task state store (``context["task_state_store"]``), which survives retries.
-- Airflow 2.11 (no task state store): one Airflow Variable per task instance, named
-  ``baas_provider.task_state.<dag>.<task>.<run>.<map_index>``, deleted when the task succeeds.
+- Lines without a task state store (2.11, 3.0-3.2): one Airflow Variable per task instance, named
+  ``baas_provider.task_state.<dag>.<task>.<run>.<map_index>`` (hashed past Airflow's 250-character
+  key limit), deleted when the task succeeds.
 Either way we write "about to execute" before the POST and the execution id right after it, so
 even a lost execute answer is found again by its send time.
-- Neither available: the job's executions that started at or after this task instance's first
-  try (from the task-instance history), newest first.
+- Neither available (no task instance in the context): the job's executions that started at or
+  after this task instance's first try (from the task-instance history, 2.x only), newest first.
 Never an execution that started before this task instance's first try.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from airflow_provider_baas._compat import variable_api
 from airflow_provider_baas.errors import BaasExecuteOutcomeUnknown
 from airflow_provider_baas.models import Execution, executions_started_since, parse_time
 
@@ -27,6 +30,9 @@ log = logging.getLogger(__name__)
 STATE_KEY = "baas_execution"
 # Server and worker clocks differ a little; the POST's own send time is widened by this much.
 CLOCK_SKEW = timedelta(seconds=60)
+VARIABLE_PREFIX = "baas_provider.task_state"
+# Airflow's variable.key column is 250 characters (PostgreSQL and MySQL enforce it, SQLite does not).
+VARIABLE_KEY_LIMIT = 250
 
 
 @dataclass(frozen=True)
@@ -97,36 +103,40 @@ class ExecutionLedger:
 
 
 class VariableStateStore:
-    """Airflow 2.x stand-in for the task state store: a Variable scoped to one task instance."""
+    """Stand-in for the task state store where the line has none (2.11, 3.0-3.2): one Airflow
+    Variable per task instance, read and written through the Task SDK on 3.x workers (which cannot
+    reach the metadata DB) and through the ORM on 2.x.
+    """
 
     def __init__(self, ti: Any) -> None:
-        self._name = ".".join(
-            ["baas_provider.task_state", ti.dag_id, ti.task_id, ti.run_id, str(getattr(ti, "map_index", -1))]
-        )
+        self.name = variable_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
 
     def get(self, key: str) -> Any:
-        from airflow.models import Variable
-
-        value = Variable.get(self._name, default_var=None, deserialize_json=True)
+        # The default goes by position: the SDK calls it ``default``, 2.x ``default_var``.
+        value = variable_api().get(self.name, None, deserialize_json=True)
         return value.get(key) if isinstance(value, dict) else None
 
     def set(self, key: str, value: Any) -> None:
-        from airflow.models import Variable
-
-        Variable.set(
-            self._name, {key: value}, serialize_json=True, description="airflow-provider-baas reattach"
+        variable_api().set(
+            self.name, {key: value}, serialize_json=True, description="airflow-provider-baas reattach"
         )
 
     def delete(self, key: str) -> None:
-        from airflow.models import Variable
+        variable_api().delete(self.name)
 
-        Variable.delete(self._name)
+
+def variable_name(dag_id: str, task_id: str, run_id: str, map_index: Any) -> str:
+    """The reattach Variable's key; one over Airflow's key limit keeps a readable prefix and ends in
+    a hash of the whole name, so distinct task instances never share a key."""
+    name = ".".join([VARIABLE_PREFIX, dag_id, task_id, run_id, str(map_index)])
+    if len(name) <= VARIABLE_KEY_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return f"{name[: VARIABLE_KEY_LIMIT - len(digest) - 1]}.{digest}"
 
 
 def _variable_store(ti: Any) -> VariableStateStore | None:
-    from airflow_provider_baas._compat import AIRFLOW_V_3
-
-    if AIRFLOW_V_3 or ti is None or not all(hasattr(ti, a) for a in ("dag_id", "task_id", "run_id")):
+    if ti is None or not all(hasattr(ti, a) for a in ("dag_id", "task_id", "run_id")):
         return None
     return VariableStateStore(ti)
 
