@@ -4,59 +4,88 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
+# Every supported Airflow line, at its latest patch. The full suite runs on 3.3 and 2.11; the
+# DAG-level suites (real DAG runs with deferral, failure detail, reattach on retry, the gate, the
+# example DAGs, DB-stored connections) run on every line. Each line installs with the pins in
+# constraints/airflow-<line>.txt.
 AIRFLOW3 ?= 3.3.2
 AIRFLOW2 ?= 2.11.2
+AIRFLOW30 ?= 3.0.6
+AIRFLOW31 ?= 3.1.8
+AIRFLOW32 ?= 3.2.2
 VENV3 := .venv
 VENV2 := .venv-af2
+VENV30 := .venv-af30
+VENV31 := .venv-af31
+VENV32 := .venv-af32
 # pip's notes about absent local mirrors are noise here; real errors still fail the build.
 PIP_QUIET = 2>&1 | { grep -v "^WARNING: Location" || true; }
 PYTEST_ARGS ?=
+PYTEST = -m pytest -q -p no:cacheprovider
+DAG_SUITES = tests/dag_runs tests/examples tests/reliability/test_dag_secrets.py tests/provider
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv venv-af2 lint test test-af3 test-af2 demo clean
+.PHONY: help venv venv-af2 venv-af30 venv-af31 venv-af32 lint test test-af3 test-af2 test-af30 test-af31 test-af32 demo clean
 
 help:
 	@echo "make demo   - run the example pre-ETL pipeline against the embedded BaaS simulator"
-	@echo "make test   - lint and run every test on Airflow $(AIRFLOW3) and $(AIRFLOW2)"
+	@echo "make test   - lint, every test on Airflow $(AIRFLOW3) and $(AIRFLOW2), the DAG-level suites on"
+	@echo "              $(AIRFLOW32), $(AIRFLOW31) and $(AIRFLOW30)"
 
-$(VENV3)/.installed: pyproject.toml
-	test -x $(VENV3)/bin/python || $(PYTHON) -m venv $(VENV3)
-	$(VENV3)/bin/pip install -q --upgrade pip $(PIP_QUIET)
-	$(VENV3)/bin/pip install -q "apache-airflow==$(AIRFLOW3)" -e ".[dev]" $(PIP_QUIET)
-	$(VENV3)/bin/python -c "import airflow, airflow_provider_baas; assert airflow.__version__ == '$(AIRFLOW3)'"
-	touch $@
-
-$(VENV2)/.installed: pyproject.toml
-	test -x $(VENV2)/bin/python || $(PYTHON) -m venv $(VENV2)
-	$(VENV2)/bin/pip install -q --upgrade pip $(PIP_QUIET)
-	$(VENV2)/bin/pip install -q "apache-airflow==$(AIRFLOW2)" -e ".[dev]" $(PIP_QUIET)
-	$(VENV2)/bin/python -c "import airflow, airflow_provider_baas; assert airflow.__version__ == '$(AIRFLOW2)'"
-	touch $@
+# $(1) venv, $(2) Airflow version, $(3) constraints file, $(4) extras of this package
+define airflow_venv
+$(1)/.installed: pyproject.toml $(3)
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/pip install -q --upgrade pip $$(PIP_QUIET)
+	$(1)/bin/pip install -q -c $(3) "apache-airflow==$(2)" -e ".$(4)" $$(PIP_QUIET)
+	$(1)/bin/python -c "import airflow, airflow_provider_baas; assert airflow.__version__ == '$(2)'"
+	touch $$@
+endef
+$(eval $(call airflow_venv,$(VENV3),$(AIRFLOW3),constraints/airflow-3.3.txt,[dev]))
+$(eval $(call airflow_venv,$(VENV2),$(AIRFLOW2),constraints/airflow-2.11.txt,[dev]))
+$(eval $(call airflow_venv,$(VENV30),$(AIRFLOW30),constraints/airflow-3.0.txt,[dev]))
+$(eval $(call airflow_venv,$(VENV31),$(AIRFLOW31),constraints/airflow-3.1.txt,[dev]))
+$(eval $(call airflow_venv,$(VENV32),$(AIRFLOW32),constraints/airflow-3.2.txt,[dev]))
 
 venv: $(VENV3)/.installed
 venv-af2: $(VENV2)/.installed
+venv-af30: $(VENV30)/.installed
+venv-af31: $(VENV31)/.installed
+venv-af32: $(VENV32)/.installed
 
 lint: venv
 	$(VENV3)/bin/ruff check .
 	$(VENV3)/bin/ruff format --check .
 
 test-af3: venv
-	@echo "== Airflow $(AIRFLOW3) =="
-	$(VENV3)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@echo "== Airflow $(AIRFLOW3): every test =="
+	$(VENV3)/bin/python $(PYTEST) $(PYTEST_ARGS)
 
 test-af2: venv-af2
-	@echo "== Airflow $(AIRFLOW2) =="
+	@echo "== Airflow $(AIRFLOW2): every test =="
 	$(VENV2)/bin/ruff check .
-	$(VENV2)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV2)/bin/python $(PYTEST) $(PYTEST_ARGS)
 
-test: lint test-af3 test-af2
+test-af32: venv-af32
+	@echo "== Airflow $(AIRFLOW32): DAG-level suites =="
+	$(VENV32)/bin/python $(PYTEST) $(DAG_SUITES) $(PYTEST_ARGS)
+
+test-af31: venv-af31
+	@echo "== Airflow $(AIRFLOW31): DAG-level suites =="
+	$(VENV31)/bin/python $(PYTEST) $(DAG_SUITES) $(PYTEST_ARGS)
+
+test-af30: venv-af30
+	@echo "== Airflow $(AIRFLOW30): DAG-level suites =="
+	$(VENV30)/bin/python $(PYTEST) $(DAG_SUITES) $(PYTEST_ARGS)
+
+test: lint test-af3 test-af2 test-af32 test-af31 test-af30
 
 demo: venv
 	$(VENV3)/bin/python demo/run_demo.py
 
 clean:
-	rm -rf $(VENV3) $(VENV2) .pytest_cache .ruff_cache
+	rm -rf $(VENV3) $(VENV2) $(VENV30) $(VENV31) $(VENV32) .pytest_cache .ruff_cache
 
 # The connection form in Airflow 3's own UI, in a real browser: Debian's chromium (installed with apt
 # when missing), driven by Playwright from PyPI (its wheel carries the driver; never
@@ -83,10 +112,10 @@ e2e: venv
 VENVB := .venv-bench
 BENCH_DEPS := apache-airflow-providers-http==6.3.0 apache-airflow-providers-dbt-cloud==4.11.1 psutil==7.2.2 py-spy==0.4.3
 
-$(VENVB)/.installed: pyproject.toml
+$(VENVB)/.installed: pyproject.toml constraints/airflow-3.3.txt
 	test -x $(VENVB)/bin/python || $(PYTHON) -m venv $(VENVB)
 	$(VENVB)/bin/pip install -q --upgrade pip $(PIP_QUIET)
-	$(VENVB)/bin/pip install -q "apache-airflow==$(AIRFLOW3)" -e . $(BENCH_DEPS) $(PIP_QUIET)
+	$(VENVB)/bin/pip install -q -c constraints/airflow-3.3.txt "apache-airflow==$(AIRFLOW3)" -e . $(BENCH_DEPS) $(PIP_QUIET)
 	$(VENVB)/bin/python -c "import airflow, airflow_provider_baas, psutil; assert airflow.__version__ == '$(AIRFLOW3)'"
 	touch $@
 

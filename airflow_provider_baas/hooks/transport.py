@@ -53,9 +53,12 @@ class RequestSpec:
 
 @dataclass(frozen=True)
 class Response:
+    """One answer. Its headers and body may echo a credential back, and tracebacks that show frame
+    locals (Airflow 3.0's task runner, error reporters) print reprs: only the status is shown."""
+
     status: int
-    headers: Mapping[str, str]  # lower-case names
-    text: str
+    headers: Mapping[str, str] = field(repr=False)  # lower-case names
+    text: str = field(repr=False)
 
 
 class NotSent(Exception):

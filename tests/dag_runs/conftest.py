@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_baas.testing import BaasSimulator
+from tests.airflow_version import AIRFLOW_V_3
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,7 @@ def dagbag(airflow_db: None) -> Any:
         from airflow.models.dagbag import DagBag
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert bag.import_errors == {}
-    if hasattr(bag, "sync_to_db"):  # Airflow 2.11: register DAGs, datasets and aliases as the processor does
+    if not AIRFLOW_V_3:  # register DAGs, datasets and aliases as the 2.x processor does
         bag.sync_to_db()
     return bag
 

