@@ -8,15 +8,14 @@ Where the memory comes from:
   key limit), deleted when the task succeeds.
 Either way we write "about to execute" before the POST and the execution id right after it, so
 even a lost execute answer is found again by its send time.
-- Neither available (no task instance in the context): the job's executions that started at or
-  after this task instance's first try (from the task-instance history, 2.x only), newest first.
+Every line has one of the two. The task-instance history is no substitute: it needs the metadata
+DB, which Airflow 3 workers cannot reach.
 Never an execution that started before this task instance's first try.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +23,6 @@ from typing import Any
 from airflow_provider_baas._compat import variable_api
 from airflow_provider_baas.errors import BaasExecuteOutcomeUnknown
 from airflow_provider_baas.models import Execution, executions_started_since, parse_time
-
-log = logging.getLogger(__name__)
 
 STATE_KEY = "baas_execution"
 # Server and worker clocks differ a little; the POST's own send time is widened by this much.
@@ -49,7 +46,9 @@ class ExecutionLedger:
 
     def __init__(self, context: Any, job_id: str, site_id: str) -> None:
         self._ti = context.get("ti") if hasattr(context, "get") else None
-        self._store = _state_store(context) or _variable_store(self._ti)
+        state_store = _state_store(context)
+        self._store = state_store or _variable_store(self._ti)
+        self._source = "the task state store" if state_store is not None else "a reattach Variable"
         self._job_id, self._site_id = job_id, site_id
 
     def _same_job(self, memory: Any) -> bool:
@@ -61,23 +60,15 @@ class ExecutionLedger:
 
     def earlier_start(self) -> EarlierStart | None:
         """What an earlier try of this task instance did, if anything can tell."""
-        if self._store is not None:
-            memory = self._store.get(STATE_KEY)
-            if not self._same_job(memory):
-                return None
-            sent_at = parse_time(memory.get("sent_at"))
-            if sent_at is None:
-                return None
-            return EarlierStart(memory.get("execution_id"), sent_at - CLOCK_SKEW, "task state store")
-        if _try_number(self._ti) <= 1:
+        if self._store is None:
             return None
-        first_try = first_try_start(self._ti)
-        if first_try is None:
-            log.warning(
-                "Cannot tell when this task instance's first try started: reattach is off for this run"
-            )
+        memory = self._store.get(STATE_KEY)
+        if not self._same_job(memory):
             return None
-        return EarlierStart(None, first_try, "executions since the first try")
+        sent_at = parse_time(memory.get("sent_at"))
+        if sent_at is None:
+            return None
+        return EarlierStart(memory.get("execution_id"), sent_at - CLOCK_SKEW, self._source)
 
     def remember_sending(self, sent_at: datetime) -> None:
         self._write({"job_id": self._job_id, "site_id": self._site_id, "sent_at": sent_at.isoformat()})
@@ -166,36 +157,3 @@ def _state_store(context: Any) -> Any:
         return context.get("task_state_store") if hasattr(context, "get") else None
     except Exception:  # an accessor that cannot reach the API server behaves as "no store"
         return None
-
-
-def _try_number(ti: Any) -> int:
-    try:
-        return int(getattr(ti, "try_number", 1) or 1)
-    except (TypeError, ValueError):
-        return 1
-
-
-def first_try_start(ti: Any) -> datetime | None:
-    """When this task instance's first try started (Airflow 2.x: from the task-instance history)."""
-    starts = [s for s in (getattr(ti, "start_date", None),) if s is not None]
-    try:
-        from airflow.models.taskinstancehistory import TaskInstanceHistory
-        from airflow.utils.session import create_session
-        from sqlalchemy import func, select
-
-        with create_session() as session:
-            earliest = session.scalar(
-                select(func.min(TaskInstanceHistory.start_date)).where(
-                    TaskInstanceHistory.dag_id == ti.dag_id,
-                    TaskInstanceHistory.task_id == ti.task_id,
-                    TaskInstanceHistory.run_id == ti.run_id,
-                    TaskInstanceHistory.map_index == getattr(ti, "map_index", -1),
-                )
-            )
-        if earliest is not None:
-            starts.append(earliest)
-    except Exception as exc:  # no DB access (Airflow 3 workers) or no history table
-        log.debug("Task-instance history unavailable: %s", exc)
-        if _try_number(ti) > 1:
-            return None
-    return min(starts) if starts else None

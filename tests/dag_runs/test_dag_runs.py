@@ -71,6 +71,20 @@ def test_retry_after_lost_execute_answer_sends_one_execute(
     assert _reattach_variables(f"baas_retry_lost_answer_{mode}") == []
 
 
+def test_retry_after_a_lost_wait_reattaches_to_the_execution_it_started(
+    dagbag, simulator: BaasSimulator, capfd, caplog
+) -> None:
+    # The first try starts the backup; its deferred wait then dies on a permanent error (403 on the
+    # first poll). The retry must wait for that execution, not start a second one.
+    simulator.add_fault(kind="status", status=403, method="GET", path="*/jobs/34", count=1)
+    states = run_dag(dagbag, "baas_retry_lost_wait")
+    assert states == {"backup": "success", "__run__": "success"}
+    assert _executes(simulator, 34) == 1
+    out, err = capfd.readouterr()
+    assert "Reattaching to execution" in out + err + caplog.text
+    assert _reattach_variables("baas_retry_lost_wait") == []
+
+
 def _reattach_variables(dag_id: str) -> list[str]:
     from airflow.models import Variable
     from airflow.utils.session import create_session

@@ -66,6 +66,11 @@ for _deferrable in (False, True):
             **FAST,
         )
 
+with _dag("baas_retry_lost_wait"):
+    BaasExecuteJobOperator(
+        task_id="backup", job_id=34, deferrable=True, retries=1, retry_delay=timedelta(seconds=0), **FAST
+    )
+
 # The connection lives in the metadata DB (`airflow connections add`), not in the environment.
 with _dag("baas_db_connection"):
     BaasExecuteJobOperator(task_id="backup", job_id=34, baas_conn_id="baas_in_db", deferrable=True, **FAST)

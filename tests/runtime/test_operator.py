@@ -481,28 +481,6 @@ def test_ignores_the_memory_of_another_job(sim: BaasSimulator) -> None:
     assert len(executes(sim)) == 1
 
 
-@pytest.mark.sim(time_scale=0, on_concurrent_execute="allow")
-def test_reattach_since_the_first_try_without_a_state_store(
-    sim: BaasSimulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from airflow_provider_baas import reattach
-
-    before = sim.start_execution(34)
-    sim.advance(600)
-    first_try = sim.now()
-    ours = sim.start_execution(34)
-    sim.advance(600)
-    monkeypatch.setattr(reattach, "first_try_start", lambda ti: first_try)
-    assert operator(wait_for_completion=False).execute(make_context(FakeTI(try_number=2))) == ours != before
-    assert executes(sim) == []
-    # The first try itself never looks back.
-    assert operator(wait_for_completion=False).execute(make_context(FakeTI(try_number=1))) not in (
-        before,
-        ours,
-    )
-    assert len(executes(sim)) == 1
-
-
 @pytest.mark.sim(time_scale=36000)
 def test_the_send_is_recorded_before_the_post_and_the_id_after(sim: BaasSimulator) -> None:
     store = FakeStateStore(on_write=lambda: len(executes(sim)))
