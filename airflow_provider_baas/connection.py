@@ -363,6 +363,7 @@ def _headers_problem(extra: dict[str, Any]) -> str | None:
     return None
 
 
+_WARNED_HEADERS: set[tuple[str, ...]] = set()
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -378,7 +379,8 @@ def _headers(opt: _ExtraReader) -> tuple[dict[str, str], dict[str, str]]:
         raise opt.error(problem)
     plain = _as_mapping(opt.extra.get("headers"))
     moved = sorted(name for name in plain if looks_secret(name))
-    if moved:
+    if moved and (opt.conn_id, *moved) not in _WARNED_HEADERS:  # once per process, not per trigger
+        _WARNED_HEADERS.add((opt.conn_id, *moved))
         log.warning(
             "Connection %r: header(s) %s look like credentials but are in 'headers', which Airflow's "
             "UI and API may show in clear: move them to 'secret_headers'",

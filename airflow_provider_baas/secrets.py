@@ -16,6 +16,7 @@ Imports nothing heavy.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import re
@@ -139,6 +140,7 @@ def _base64_cores(secret: str) -> set[str]:
     return cores
 
 
+@functools.lru_cache(maxsize=256)
 def secret_forms(secret: str) -> frozenset[str]:
     """The secret as it can appear in a message: plain; JSON-, URL-, HTML- and repr-escaped; in
     base64 (standard and URL-safe, any alignment); and, for a multi-line secret (a PEM key), each line."""
@@ -180,16 +182,18 @@ class SecretSet:
     """Every secret of one connection: redacts all their forms from text; ``repr`` shows only a count.
 
     Thread-safe: a PAT authenticator adds minted JWTs while other threads or the event loop redact.
+    Redaction replaces the forms longest first with ``str.replace``: building it is cheap (the
+    triggerer parses a connection per trigger), where one alternation regex of PEM-sized forms
+    takes tens of milliseconds to compile.
     """
 
-    __slots__ = ("_ephemeral", "_lock", "_longest", "_pattern", "_values")
+    __slots__ = ("_ephemeral", "_forms", "_lock", "_values")
 
     def __init__(self, values: Iterable[str | None] = ()) -> None:
         self._lock = threading.Lock()
         self._values: list[str] = []
         self._ephemeral: deque[str] = deque(maxlen=MAX_EPHEMERAL)
-        self._pattern: re.Pattern[str] | None = None
-        self._longest = 0
+        self._forms: tuple[str, ...] = ()
         for value in values:
             self.add(value)
 
@@ -204,7 +208,7 @@ class SecretSet:
         )
 
     def add(self, value: str | None, *, ephemeral: bool = False) -> None:
-        """Register a secret (and its forms) with Airflow's masker and with this set.
+        """Register a secret with Airflow's masker and with this set (with all its forms).
 
         :param value: the secret; values shorter than ``MIN_SECRET_CHARS`` are ignored.
         :param ephemeral: a short-lived value (a minted JWT): only the last few are kept.
@@ -215,19 +219,21 @@ class SecretSet:
             if value in self._values or value in self._ephemeral:
                 return
             (self._ephemeral if ephemeral else self._values).append(value)
-            forms = sorted({f for v in (*self._values, *self._ephemeral) for f in secret_forms(v)}, key=len)
-            self._pattern = re.compile("|".join(re.escape(f) for f in reversed(forms)))
-            self._longest = len(forms[-1])
-        mask_secret(sorted(secret_forms(value)))
+            forms = {form for v in (*self._values, *self._ephemeral) for form in secret_forms(v)}
+            self._forms = tuple(sorted(forms, key=len, reverse=True))
+        mask_secret(value)
 
     def redact(self, text: str) -> str:
         """``text`` with every form of every secret replaced by ``***``."""
-        pattern = self._pattern
-        return pattern.sub(REDACTED, text) if pattern is not None else text
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
 
     def redact_prefix(self, text: str, limit: int) -> str:
         """The first ``limit`` characters of the redacted text; a secret cut at the limit leaves no part."""
-        return self.redact(text[: limit + self._longest])[:limit]
+        longest = len(self._forms[0]) if self._forms else 0
+        return self.redact(text[: limit + longest])[:limit]
 
     def __len__(self) -> int:
         return len(self._values) + len(self._ephemeral)

@@ -15,7 +15,6 @@ import re
 import socket
 import threading
 import traceback
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -31,7 +30,13 @@ from airflow_provider_baas.errors import (
 from airflow_provider_baas.hooks import transport as transport_module
 from airflow_provider_baas.hooks.baas import BaasHook
 
-from ._support import JOB, StaticServer, find_leaks, json_answer, jwt_forms, secret_forms, self_signed_cert
+from ._support import (
+    JOB,
+    StaticServer,
+    find_leaks,
+    json_answer,
+    leak_needles,
+)
 from .conftest import PAT
 
 pytestmark = pytest.mark.usefixtures("close_sessions", "quick_backoff")
@@ -50,11 +55,7 @@ def everything_shown(exc: BaseException) -> str:
 
 
 def assert_no_leak(seen: dict[str, str], secrets: list[str], jwts: list[str] = ()) -> None:  # type: ignore[assignment]
-    needles: set[str] = set()
-    for secret in secrets:
-        needles |= secret_forms(secret)
-    for token in jwts:
-        needles |= jwt_forms(token)
+    needles = leak_needles(secrets, jwts)
     assert find_leaks(seen, needles) == []
 
 
@@ -232,8 +233,8 @@ async def test_secret_headers_are_sent_redacted_and_hidden_by_airflow(make_sim: 
 def test_a_credential_header_in_plain_headers_is_redacted_and_a_warning_says_where_it_belongs(
     make_sim: Any, caplog: Any
 ) -> None:
-    make_sim(conn_extra={"headers": {"x-gateway-key": GATEWAY_KEY}})
-    hook = BaasHook()
+    make_sim(conn_id="baas_warned", conn_extra={"headers": {"x-gateway-key": GATEWAY_KEY}})
+    hook = BaasHook("baas_warned")  # the warning comes once per connection and process
     assert hook.config.secrets.redact(GATEWAY_KEY) == "***"
     assert "x-gateway-key" in caplog.text and "secret_headers" in caplog.text
     assert GATEWAY_KEY not in caplog.text
@@ -398,23 +399,6 @@ async def test_the_execute_path_redacts_a_transport_error(make_sim: Any, caplog:
 
 # ---------------------------------------------------------------------------------------------
 # Item 7: "verify": null means the default; other non-bool values are refused
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    return self_signed_cert(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def https_server(tls: tuple[str, str]) -> Iterator[StaticServer]:
-    import ssl
-
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*tls)
-    with StaticServer(
-        lambda m, p, q: json_answer({"job_id": 34, "name": "tls"}), ssl_context=context
-    ) as server:
-        yield server
 
 
 @pytest.mark.parametrize("how", ["sync", "async"])
