@@ -99,8 +99,8 @@ class BaasConnectionConfig:
         connect_timeout, read_timeout = _timeouts(opt)
         if auth_mode not in AUTH_MODES:
             raise opt.error(f"auth_mode must be one of {', '.join(AUTH_MODES)}, got {auth_mode!r}")
-        headers, secret_headers = _headers(opt)
         allow_insecure_http = opt.flag("allow_insecure_http", False)
+        # Credentials are read inline, as arguments: a later refusal must find none in this frame.
         config = cls(
             base_url=base_url_from(view.host, view.port, view.schema, opt.conn_id, allow_insecure_http),
             site_id=opt.text("site_id"),
@@ -120,8 +120,8 @@ class BaasConnectionConfig:
             issuer=opt.text("issuer") or "airflow-provider-baas",
             audience=_audience(opt.extra.get("audience")),
             token_lifetime=opt.number("token_lifetime", DEFAULT_TOKEN_LIFETIME, int, minimum=60),
-            headers=headers,
-            secret_headers=secret_headers,
+            headers=_plain_headers(opt),
+            secret_headers=_secret_headers(opt),
             verify=_verify(opt),
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -367,16 +367,15 @@ _WARNED_HEADERS: set[tuple[str, ...]] = set()
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _headers(opt: _ExtraReader) -> tuple[dict[str, str], dict[str, str]]:
-    """``(plain, secret)`` request headers.
-
-    ``secret_headers`` are credentials (Airflow hides the extra by its name). A plain header whose
-    name names a credential (``x-api-key``, ``x-gateway-key``, ...) is one too: it is redacted like
-    the others, and a warning asks to move it, because Airflow's UI and API may show it in clear.
-    """
+def _check_headers(opt: _ExtraReader) -> None:
     problem = _headers_problem(opt.extra)
     if problem:
         raise opt.error(problem)
+
+
+def _plain_headers(opt: _ExtraReader) -> dict[str, str]:
+    """``headers`` that are not credentials (Airflow's UI and API show them in clear)."""
+    _check_headers(opt)
     plain = _as_mapping(opt.extra.get("headers"))
     moved = sorted(name for name in plain if looks_secret(name))
     if moved and (opt.conn_id, *moved) not in _WARNED_HEADERS:  # once per process, not per trigger
@@ -387,8 +386,16 @@ def _headers(opt: _ExtraReader) -> tuple[dict[str, str], dict[str, str]]:
             opt.conn_id,
             ", ".join(moved),
         )
-    secret = {name: plain.pop(name) for name in moved}
-    return plain, {**secret, **_as_mapping(opt.extra.get("secret_headers"))}
+    return {name: value for name, value in plain.items() if name not in moved}
+
+
+def _secret_headers(opt: _ExtraReader) -> dict[str, str]:
+    """``secret_headers`` (Airflow hides the extra by its name), and any plain header whose name
+    names a credential (``x-api-key``, ``x-gateway-key``, ...): both are redacted like the token."""
+    _check_headers(opt)
+    plain = _as_mapping(opt.extra.get("headers"))
+    moved = {name: value for name, value in plain.items() if looks_secret(name)}
+    return {**moved, **_as_mapping(opt.extra.get("secret_headers"))}
 
 
 def _credential(opt: _ExtraReader, what: str, value: Sealed[Any]) -> str | None:

@@ -145,12 +145,27 @@ AFTER_ACONFIG = "aconfig keeps the Connection in a local while parsing it (see d
     "how",
     ["sync", pytest.param("async", marks=pytest.mark.xfail(AIRFLOW_V_3, reason=AFTER_ACONFIG, strict=True))],
 )
-async def test_frame_locals_of_a_connection_error_hold_no_secret(make_sim: Any, how: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "extra", "reason"),
+    [
+        ({}, {"timeout": "soon"}, "timeout"),  # refused before the credentials are read
+        ({"host": "ftp://127.0.0.1"}, {}, "scheme"),  # refused after
+        ({}, {"page_size": 0}, "page_size"),
+        ({}, {"auth_mode": "pat"}, "auth_mode=pat needs"),  # refused once the config is built
+    ],
+)
+async def test_frame_locals_of_a_connection_error_hold_no_secret(
+    make_sim: Any, how: str, changes: dict[str, Any], extra: dict[str, Any], reason: str
+) -> None:
     """Airflow 3's ``Connection`` repr shows the password and the extra."""
-    make_sim(token=TOKEN, conn_extra={"timeout": "soon", "secret_headers": {"x-gateway-key": GATEWAY_KEY}})
+    make_sim(
+        token=TOKEN,
+        conn_changes=changes,
+        conn_extra={**extra, "secret_headers": {"x-gateway-key": GATEWAY_KEY}, "personal_access_token": PAT},
+    )
     exc = await raised(how, BaasHook())
-    assert isinstance(exc, BaasConfigurationError) and "timeout" in str(exc)
-    assert_no_leak({"shown": everything_shown(exc)}, [TOKEN, GATEWAY_KEY])
+    assert isinstance(exc, BaasConfigurationError) and reason in str(exc)
+    assert_no_leak({"shown": everything_shown(exc)}, [TOKEN, GATEWAY_KEY, PAT])
 
 
 @pytest.fixture
@@ -184,7 +199,7 @@ async def test_a_token_and_a_header_with_a_trailing_newline_are_stripped(make_si
         ({"password": "tok-with\ncontrol-char"}, {}, "API token"),
         ({}, {"secret_headers": {"x-gateway-key": "gw-with\x01control"}}, "x-gateway-key"),
         ({}, {"headers": {"x-api-key": "key-with\x7fcontrol"}}, "x-api-key"),
-        ({}, {"headers": {"x-team": "plain\nvalue"}}, "x-team"),
+        ({}, {"headers": {"x-team": "dwh-team-7\nx"}}, "x-team"),
     ],
 )
 async def test_a_credential_with_a_control_character_is_refused_without_quoting_it(
