@@ -132,6 +132,16 @@ FORM_FIELDS: tuple[FormField, ...] = (
         f"{DEFAULT_TOKEN_LIFETIME}); the hook renews it before it expires. Not from the console.",
     ),
     FormField(
+        "secret_headers",
+        "Secret headers (JSON)",
+        "string",
+        'Credential headers sent with every request, as a JSON object, e.g. {"Ocp-Apim-Subscription-Key": '
+        '"<key>"} for an API gateway in front of BaaS (ask whoever runs the gateway; not from the '
+        "console). Stored masked and redacted from every message. Headers that are not secret go in "
+        "the Extra Fields JSON as 'headers', which Airflow shows in clear.",
+        sensitive=True,
+    ),
+    FormField(
         "verify",
         "Verify TLS",
         "boolean",
@@ -190,7 +200,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "host": "https://<api-path>: your BaaS API address, without /data-protection/v2",
         "port": "443 (Airflow 3.3.2's Test button needs it)",
         "password": "auth mode token: the BaaS API bearer token",
-        "extra": '{"headers": {"x-custom": "value"}, "proxies": {"https": "http://proxy:3128"}}',
+        "extra": '{"headers": {"x-team": "not secret"}, "proxies": {"https": "http://proxy:3128"}}',
     },
 }
 

@@ -9,11 +9,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from airflow_provider_baas._compat import mask_secret
 from airflow_provider_baas.connection import BaasConnectionConfig
 from airflow_provider_baas.connection_form import AUTH_PAT
 from airflow_provider_baas.errors import BaasConfigurationError
+from airflow_provider_baas.secrets import Sealed, SecretSet
+
+AuthHeaders = Sealed[dict[str, str]]
 
 # Renew a minted JWT when less than this share of its lifetime is left (at least 60 s before exp).
 RENEW_SHARE = 0.2
@@ -21,31 +24,35 @@ MIN_RENEW_MARGIN = 60.0
 
 
 class Authenticator:
-    """Builds the auth headers of every request; renewable when it mints its own tokens."""
+    """Builds the auth headers of every request; renewable when it mints its own tokens.
+
+    Headers are handed out sealed (``repr`` hides them): the transport reveals them inline in the
+    library call, so no frame of ours that may raise holds a credential.
+    """
 
     renewable = False
 
     def __init__(self, config: BaasConnectionConfig) -> None:
         self._config = config
-        self._headers: dict[str, str] | None = None
-        for secret in config.secrets:
-            mask_secret(secret)
+        self._headers: AuthHeaders | None = None
 
-    def headers(self) -> dict[str, str]:
-        """The request's auth headers; callers copy, never change, them (one dict per hook)."""
+    def headers(self) -> AuthHeaders:
+        """The request's headers with credentials; callers never change them (one per hook)."""
         if self._headers is None:
-            headers = dict(self._config.headers)
-            if self._config.token:
-                headers["Authorization"] = f"Bearer {self._config.token}"
-            self._headers = headers
+            bearer = {"Authorization": f"Bearer {self._config.token}"} if self._config.token else {}
+            self._headers = Sealed({**self._static_headers(), **bearer}, "auth headers")
         return self._headers
+
+    def _static_headers(self) -> dict[str, str]:
+        return {**self._config.headers, **self._config.secret_headers}
 
     def invalidate(self) -> None:
         """Forget a cached credential (after a 401); a static token cannot be renewed."""
 
     @property
-    def secrets(self) -> list[str]:
-        return list(self._config.secrets)
+    def secrets(self) -> SecretSet:
+        """The connection's secrets, with every token this authenticator minted."""
+        return self._config.secrets
 
 
 class PatJwtAuthenticator(Authenticator):
@@ -59,12 +66,9 @@ class PatJwtAuthenticator(Authenticator):
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
-        self._minted: list[str] = []
 
-    def headers(self) -> dict[str, str]:
-        headers = dict(self._config.headers)
-        headers["Authorization"] = f"Bearer {self.token()}"
-        return headers
+    def headers(self) -> AuthHeaders:
+        return Sealed({**self._static_headers(), "Authorization": f"Bearer {self.token()}"}, "auth headers")
 
     def token(self) -> str:
         with self._lock:
@@ -79,17 +83,35 @@ class PatJwtAuthenticator(Authenticator):
         with self._lock:
             self._token = None
 
-    @property
-    def secrets(self) -> list[str]:
-        return [*self._config.secrets, *self._minted]
-
     def _mint(self, now: float) -> tuple[str, float]:
+        """A signed JWT and its expiry. The claims (they hold the PAT) and the key are only ever
+        arguments of the signing call, and a failure is raised outside the handler, without the
+        library's exception (whose frames hold them) as its context."""
         import jwt
 
-        c = self._config
         issued = int(now)
-        expires = issued + c.token_lifetime
-        claims = {
+        expires = issued + self._config.token_lifetime
+        failure = ""
+        try:
+            token = jwt.encode(
+                self._claims(issued, expires),
+                self._config.private_key,
+                algorithm="RS256",
+                headers={"kid": self._config.key_id, "typ": "JWT"},
+            )
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            failure = type(exc).__name__  # the class only: a message might quote the key
+        if failure:
+            raise BaasConfigurationError(
+                f"Cannot sign a JWT with the connection's private key ({failure}): "
+                "check that it is an RSA private key in PEM format"
+            )
+        self._config.secrets.add(token, ephemeral=True)
+        return token, float(expires)
+
+    def _claims(self, issued: int, expires: int) -> dict[str, Any]:
+        c = self._config
+        return {
             "aud": list(c.audience),
             "iat": issued,
             "exp": expires,
@@ -100,19 +122,6 @@ class PatJwtAuthenticator(Authenticator):
             "pat": c.pat,
             "sub": c.subject,
         }
-        try:
-            token = jwt.encode(
-                claims, c.private_key, algorithm="RS256", headers={"kid": c.key_id, "typ": "JWT"}
-            )
-        except (ValueError, TypeError, jwt.PyJWTError) as exc:
-            # The library's message never contains the key itself; keep only its class to be safe.
-            raise BaasConfigurationError(
-                f"Cannot sign a JWT with the connection's private key ({type(exc).__name__}): "
-                "check that it is an RSA private key in PEM format"
-            ) from None
-        mask_secret(token)
-        self._minted = [*self._minted[-4:], token]
-        return token, float(expires)
 
 
 def authenticator_for(config: BaasConnectionConfig) -> Authenticator:

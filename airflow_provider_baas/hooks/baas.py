@@ -46,18 +46,18 @@ from airflow_provider_baas.hooks.transport import (
     AsyncTransport,
     Fatal,
     MaybeSent,
-    NotSent,
     RequestSpec,
     Response,
     RetryPolicy,
     Sleep,
     SyncTransport,
+    TransportFailure,
     path_segment,
-    redact,
     to_api_error,
     transport_error,
 )
 from airflow_provider_baas.models import Execution, Job, executions_started_since
+from airflow_provider_baas.secrets import SecretSet
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +181,7 @@ class BaasHook(BaseHook):
 
     # -- configuration
 
-    def _configure(self, conn: Any) -> BaasConnectionConfig:
-        config = BaasConnectionConfig.from_connection(conn)
+    def _configure(self, config: BaasConnectionConfig) -> BaasConnectionConfig:
         self._config = config
         self._auth = authenticator_for(config)
         self._retry = None
@@ -192,7 +191,8 @@ class BaasHook(BaseHook):
     def config(self) -> BaasConnectionConfig:
         """The parsed connection (looked up synchronously on first use)."""
         if self._config is None:
-            self._configure(self.get_connection(self.baas_conn_id))
+            # Inline: Airflow 3's Connection repr shows the password, so no frame of ours binds it.
+            self._configure(BaasConnectionConfig.from_connection(self.get_connection(self.baas_conn_id)))
         assert self._config is not None
         return self._config
 
@@ -275,15 +275,21 @@ class BaasHook(BaseHook):
         try:
             jobs = self._run(self._plan_probe())
         except BaasAuthError as exc:
-            return False, f"Authentication failed (HTTP {exc.status}): {exc.message}"
+            return False, self._redacted(f"Authentication failed (HTTP {exc.status}): {exc.message}")
         except BaasNotFoundError as exc:
-            return False, f"Not found (HTTP 404) - check the site ID and the base URL: {exc.message}"
+            return False, self._redacted(
+                f"Not found (HTTP 404) - check the site ID and the base URL: {exc.message}"
+            )
         except Exception as exc:
-            return False, f"{type(exc).__name__}: {exc}"
+            return False, self._redacted(f"{type(exc).__name__}: {exc}")
         return (
             True,
             f"Connected to {self.config.base_url}, site {self.resolve_site_id()}: {jobs} job(s) on page 1",
         )
+
+    def _redacted(self, text: str) -> str:
+        """``text`` without the connection's secrets (when the connection could be read at all)."""
+        return self._config.secrets.redact(text) if self._config is not None else text
 
     # -- public API (async, for triggers)
 
@@ -446,13 +452,14 @@ class BaasHook(BaseHook):
         try:
             response = yield spec
         except MaybeSent as exc:
+            reason = self.config.secrets.redact(str(exc))
             log.warning(
                 "Execute request for BaaS job %s got no answer (%s); looking for the execution it "
                 "may have started instead of re-sending it",
                 job,
-                exc,
+                reason,
             )
-            return (yield from self._plan_recover_execution(job, site, sent_at, str(exc)))
+            return (yield from self._plan_recover_execution(job, site, sent_at, reason))
         execution_id = (response.headers.get("x-resource-id") or "").strip()
         if execution_id:
             log.info("Started BaaS job %s on site %s: execution %s", job, site, execution_id)
@@ -499,13 +506,10 @@ class BaasHook(BaseHook):
         try:
             return json.loads(response.text)
         except ValueError:
-            # Redact, then cut: a secret straddling the cut would otherwise leave its start behind.
-            secrets = self._auth.secrets if self._auth else []
-            longest = max((len(secret) for secret in secrets), default=0)
-            snippet = redact(response.text[: 80 + longest], secrets)[:80]
-            raise BaasResponseError(
-                response.status, spec.method, spec.path, f"body is not JSON: {snippet!r}"
-            ) from None
+            pass  # raised below, outside the handler: the decoder's exception holds the body
+        # Redact, then cut: a secret straddling the cut would otherwise leave its start behind.
+        snippet = self.config.secrets.redact_prefix(response.text, 80)
+        raise BaasResponseError(response.status, spec.method, spec.path, f"body is not JSON: {snippet!r}")
 
     def _json_list(self, spec: RequestSpec, response: Response) -> list[Any]:
         data = self._json(spec, response)
@@ -570,10 +574,10 @@ class BaasHook(BaseHook):
             attempt += 1
             try:
                 response: Response | Exception = self._sync.send(spec, self._auth.headers())
-            except (NotSent, MaybeSent) as exc:
+            except TransportFailure as exc:
                 response = exc
-            except Fatal as exc:
-                raise _setup_error(spec, exc, self._auth.secrets) from None
+            if isinstance(response, Fatal):
+                raise _setup_error(spec, response, self.config.secrets)
             wait, renewed = self._next_step(spec, response, attempt, waited, policy, renewed)
             if wait is None:
                 assert isinstance(response, Response)
@@ -589,10 +593,10 @@ class BaasHook(BaseHook):
             attempt += 1
             try:
                 response: Response | Exception = await self._async.send(spec, self._auth.headers())
-            except (NotSent, MaybeSent) as exc:
+            except TransportFailure as exc:
                 response = exc
-            except Fatal as exc:
-                raise _setup_error(spec, exc, self._auth.secrets) from None
+            if isinstance(response, Fatal):
+                raise _setup_error(spec, response, self.config.secrets)
             wait, renewed = self._next_step(spec, response, attempt, waited, policy, renewed)
             if wait is None:
                 assert isinstance(response, Response)
@@ -616,18 +620,17 @@ class BaasHook(BaseHook):
         assert self._auth is not None
         if isinstance(outcome, Response) and outcome.status < 300:
             return None, renewed
-        secrets = self._auth.secrets
         if isinstance(outcome, Response):
             if outcome.status == 401 and self._auth.renewable and not renewed:
                 log.info("BaaS API answered 401: minting a new token and retrying once")
                 self._auth.invalidate()
                 return 0.0, True
-            error = to_api_error(spec, outcome, secrets)
+            error = to_api_error(spec, outcome, self.config.secrets)
             if outcome.status not in RETRYABLE_STATUSES:
                 raise error
             if outcome.status != 429 and not spec.idempotent:
                 # A 5xx on execute may still have started the job: let the plan look for it.
-                raise MaybeSent(str(error))
+                raise MaybeSent(str(error), type(error).__name__)
             retry_after = error.retry_after if outcome.status == 429 else None  # type: ignore[attr-defined]
             wait = self._within_deadline(policy.wait_before_retry(attempt, waited, retry_after))
             if wait is None:
@@ -637,7 +640,7 @@ class BaasHook(BaseHook):
                 raise outcome
             wait = self._within_deadline(policy.wait_before_retry(attempt, waited))
             if wait is None:
-                raise transport_error(spec, outcome, secrets) from None
+                raise transport_error(spec, outcome, self.config.secrets) from None
         log.info(
             "BaaS API %s %s: %s; attempt %d failed, retrying in %.1fs",
             spec.method,
@@ -659,7 +662,7 @@ class BaasHook(BaseHook):
             self._sync.close()
 
 
-def _setup_error(spec: RequestSpec, exc: Fatal, secrets: list[str]) -> BaasTransportSetupError:
+def _setup_error(spec: RequestSpec, exc: Fatal, secrets: SecretSet) -> BaasTransportSetupError:
     """A failure no retry can fix (TLS verification, bad URL or proxy): not transient anywhere."""
     error = transport_error(spec, exc, secrets)
     return BaasTransportSetupError(error.method, error.path, error.reason)
@@ -668,7 +671,7 @@ def _setup_error(spec: RequestSpec, exc: Fatal, secrets: list[str]) -> BaasTrans
 def _describe(outcome: Response | Exception) -> str:
     if isinstance(outcome, Response):
         return f"HTTP {outcome.status}"
-    return type(outcome.__cause__ or outcome).__name__
+    return outcome.cause if isinstance(outcome, TransportFailure) else type(outcome).__name__
 
 
 __all__ = ["BaasApiError", "BaasHook", "executions_started_since", "normalise_run_type", "validate_job_id"]

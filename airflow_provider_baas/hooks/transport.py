@@ -8,27 +8,30 @@ so the retry rules and the at-most-once execute rule are written once, here and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import functools
 import json
 import logging
+import os
 import random
 import ssl
 import time
+import urllib.request
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_baas.errors import BaasApiError, BaasTransportError, api_error_for
+from airflow_provider_baas.secrets import Sealed, SecretSet, url_credentials
 
 if TYPE_CHECKING:
     import aiohttp
     import requests
 
     from airflow_provider_baas.connection import BaasConnectionConfig
+    from airflow_provider_baas.hooks.auth import AuthHeaders
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +64,36 @@ class Response:
     text: str = field(repr=False)
 
 
-class NotSent(Exception):
+class TransportFailure(Exception):
+    """A request that failed below HTTP. The message is already redacted, and the library's
+    exception is not chained (its frames hold the request's headers).
+
+    :param message: what happened, e.g. ``ConnectTimeout: ...``, with secrets redacted.
+    :param cause: the class name of the library's exception.
+    """
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause or type(self).__name__
+
+
+class NotSent(TransportFailure):
     """The request never reached the server (connection refused, connect timeout): safe to re-send."""
 
 
-class MaybeSent(Exception):
+class MaybeSent(TransportFailure):
     """The request may have reached the server (read timeout, dropped connection): its effect is unknown."""
 
 
-class Fatal(Exception):
+class Fatal(TransportFailure):
     """A transport failure that retrying will not fix (TLS verification, bad proxy URL)."""
+
+
+def failure(kind: type[TransportFailure], exc: BaseException, secrets: SecretSet) -> TransportFailure:
+    """``kind`` describing a library exception, redacted; raise it outside the ``except`` block."""
+    text = str(exc)
+    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return kind(secrets.redact(message), type(exc).__name__)
 
 
 @dataclass(frozen=True)
@@ -129,36 +152,94 @@ class RetryPolicy:
         return delay
 
 
-def error_message(response: Response) -> str:
-    """The server's own words: ``message``/``error``/``detail`` of a JSON body, else the raw text."""
+# Where servers put their own words, top-level first.
+MESSAGE_KEYS = ("message", "detail", "error_description", "error", "title")
+
+
+def error_message(response: Response, secrets: SecretSet) -> str:
+    """The server's own words, redacted: ``message``/``detail``/... of a JSON body (also inside a
+    top-level ``error`` object), else the whole body, redacted. A JSON body is redacted once decoded,
+    so JSON escapes cannot hide a secret."""
     try:
         body = json.loads(response.text) if response.text else None
     except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for key in ("message", "detail", "error_description", "error", "title"):
-            if isinstance(body.get(key), str) and body[key]:
-                return body[key]
-    return response.text or "(empty body)"
+        return secrets.redact(response.text) if response.text else "(empty body)"
+    for candidate in (body, body.get("error") if isinstance(body, dict) else None):
+        if isinstance(candidate, dict):
+            for key in MESSAGE_KEYS:
+                if isinstance(candidate.get(key), str) and candidate[key]:
+                    return secrets.redact(candidate[key])
+    if body is None:
+        return "(empty body)"
+    return json.dumps(_redact_json(body, secrets), ensure_ascii=False)
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def _redact_json(value: Any, secrets: SecretSet) -> Any:
+    if isinstance(value, str):
+        return secrets.redact(value)
+    if isinstance(value, list):
+        return [_redact_json(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {secrets.redact(str(k)): _redact_json(v, secrets) for k, v in value.items()}
+    return value
 
 
-def to_api_error(spec: RequestSpec, response: Response, secrets: list[str]) -> BaasApiError:
+def to_api_error(spec: RequestSpec, response: Response, secrets: SecretSet) -> BaasApiError:
     retry_after = parse_retry_after(response.headers.get("retry-after"))
-    message = redact(error_message(response), secrets)
-    return api_error_for(response.status, spec.method, spec.path, message, retry_after)
+    return api_error_for(
+        response.status, spec.method, spec.path, error_message(response, secrets), retry_after
+    )
 
 
-def transport_error(spec: RequestSpec, exc: BaseException, secrets: list[str]) -> BaasTransportError:
-    cause = exc.__cause__ or exc
-    reason = redact(f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__, secrets)
-    return BaasTransportError(spec.method, spec.path, reason)
+def transport_error(spec: RequestSpec, exc: BaseException, secrets: SecretSet) -> BaasTransportError:
+    reason = str(exc) if isinstance(exc, TransportFailure) else f"{type(exc).__name__}: {exc}"
+    return BaasTransportError(spec.method, spec.path, secrets.redact(reason))
+
+
+# ----------------------------------------------------------------------------------------------
+# What both transports share: one rule for the proxy and one for the trusted CAs
+
+
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def trusted_cas(verify: bool | str) -> bool | str:
+    """What the workers (requests) and the triggerer (aiohttp) both trust for a connection.
+
+    ``False``: no verification. A path: that CA bundle (file or directory). ``True``: the bundle
+    named by ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (first set), else
+    certifi's bundle (what requests uses by default).
+    """
+    if verify is not True:
+        return verify
+    for name in CA_BUNDLE_VARIABLES:
+        if path := os.environ.get(name, "").strip():
+            return path
+    import certifi
+
+    return certifi.where()
+
+
+def proxy_for(base_url: str, proxies: Mapping[str, str]) -> str | None:
+    """The proxy both transports use for the API: the connection's (``proxies`` for the URL's scheme,
+    else ``all``), else the environment's (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, honouring
+    ``NO_PROXY``). ``~/.netrc`` is never read: the connection's credentials are the only ones sent."""
+    scheme = base_url.split("://", 1)[0].lower()
+    if chosen := proxies.get(scheme) or proxies.get("all"):
+        return chosen
+    environment = urllib.request.getproxies_environment()
+    host = urlsplit(base_url).netloc
+    if urllib.request.proxy_bypass_environment(host, environment):
+        return None
+    return environment.get(scheme) or environment.get("all")
+
+
+def _sealed_proxy(config: BaasConnectionConfig) -> Sealed[str | None]:
+    """The proxy for ``config``, sealed; credentials of an environment proxy become secrets too."""
+    proxy = proxy_for(config.base_url, config.proxies)
+    for part in url_credentials(proxy) if proxy else ():
+        config.secrets.add(part)
+    return Sealed(proxy, "proxy")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,24 +247,28 @@ def transport_error(spec: RequestSpec, exc: BaseException, secrets: list[str]) -
 
 
 class SyncTransport:
-    """Sends specs with one pooled ``requests.Session`` per hook."""
+    """Sends specs with one pooled ``requests.Session`` per hook.
+
+    ``trust_env`` is off: requests would otherwise let ``HTTP(S)_PROXY`` override the connection's
+    proxy and a ``~/.netrc`` entry replace the bearer token. ``proxy_for`` and ``trusted_cas`` apply
+    the environment instead, exactly as the async transport does.
+    """
 
     def __init__(self, config: BaasConnectionConfig) -> None:
         self._config = config
         self._session: requests.Session | None = None
+        self._proxy = _sealed_proxy(config)
+        self._verify = trusted_cas(config.verify)
+        self._scheme = config.base_url.split("://", 1)[0]
 
     def _new_session(self) -> requests.Session:
         import requests
 
         session = requests.Session()
-        session.verify = self._config.verify
-        session.trust_env = True
-        if self._config.proxies:
-            session.proxies.update(self._config.proxies)
+        session.trust_env = False
         return session
 
-    def send(self, spec: RequestSpec, headers: dict[str, str]) -> Response:
-
+    def send(self, spec: RequestSpec, headers: AuthHeaders) -> Response:
         if spec.fresh_connection:
             with self._new_session() as session:
                 return self._send_on(session, spec, headers)
@@ -191,7 +276,7 @@ class SyncTransport:
             self._session = self._new_session()
         return self._send_on(self._session, spec, headers)
 
-    def _send_on(self, session: requests.Session, spec: RequestSpec, headers: dict[str, str]) -> Response:
+    def _send_on(self, session: requests.Session, spec: RequestSpec, headers: AuthHeaders) -> Response:
         import requests
 
         try:
@@ -200,34 +285,35 @@ class SyncTransport:
                 self._config.base_url + spec.path,
                 params=spec.params,
                 json=spec.json_body,
-                headers={"Accept": "application/json", **headers},
+                headers={"Accept": "application/json", **headers.reveal()},
+                proxies={self._scheme: self._proxy.reveal()} if self._proxy.reveal() else {},
                 timeout=(self._config.connect_timeout, self._config.read_timeout),
-                # Per request: with trust_env, requests would otherwise let $REQUESTS_CA_BUNDLE /
-                # $CURL_CA_BUNDLE override the connection's own verify=false or ca_bundle.
-                verify=self._config.verify,
+                verify=self._verify,
                 allow_redirects=False,
             )
-        except (
-            requests.exceptions.SSLError,
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidHeader,
-            requests.exceptions.InvalidProxyURL,
-        ) as exc:
-            raise Fatal(str(exc)) from exc
-        except (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError) as exc:
-            raise NotSent(str(exc)) from exc
-        except requests.exceptions.ConnectionError as exc:
-            if _is_connect_failure(exc):
-                raise NotSent(str(exc)) from exc
-            raise MaybeSent(str(exc)) from exc
-        except (requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            raise MaybeSent(str(exc)) from exc
-        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text)
+        except requests.exceptions.RequestException as exc:
+            problem = failure(_sync_failure_kind(exc), exc, self._config.secrets)
+        else:
+            return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text)
+        raise problem
 
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def _sync_failure_kind(exc: BaseException) -> type[TransportFailure]:
+    import requests
+
+    errors = requests.exceptions
+    if isinstance(exc, errors.SSLError | errors.InvalidURL | errors.InvalidHeader | errors.InvalidProxyURL):
+        return Fatal
+    if isinstance(exc, errors.ConnectTimeout | errors.ProxyError):
+        return NotSent
+    if isinstance(exc, errors.ConnectionError) and _is_connect_failure(exc):
+        return NotSent
+    return MaybeSent
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
@@ -258,27 +344,33 @@ _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, aiohtt
 )
 
 
-def _ssl_setting(verify: bool | str) -> bool | ssl.SSLContext:
-    if verify is True:
-        return True
-    if verify is False:
-        return False
-    return ssl.create_default_context(cafile=verify)
+@functools.lru_cache(maxsize=16)
+def _ssl_setting(cas: bool | str) -> bool | ssl.SSLContext:
+    """One SSL context per CA bundle (loading a bundle costs milliseconds; the triggerer polls often).
+
+    :param cas: what ``trusted_cas`` chose: ``False`` or a path.
+    """
+    if cas is False or cas is True:
+        return cas
+    if os.path.isdir(cas):
+        return ssl.create_default_context(capath=cas)
+    return ssl.create_default_context(cafile=cas)
 
 
-def shared_session(verify: bool | str) -> aiohttp.ClientSession:
-    """The process-wide session for the running loop and these TLS settings."""
+def shared_session(cas: bool | str) -> aiohttp.ClientSession:
+    """The process-wide session for the running loop and these trusted CAs (see ``trusted_cas``)."""
     import aiohttp
 
+    cas = trusted_cas(cas)
     loop = asyncio.get_running_loop()
     per_loop = _sessions.setdefault(loop, {})
-    session = per_loop.get(verify)
+    session = per_loop.get(cas)
     if session is None or session.closed:
-        connector = aiohttp.TCPConnector(ssl=_ssl_setting(verify), limit=100, keepalive_timeout=30)
-        # trust_env=False: with it, aiohttp reads the proxy variables and ~/.netrc in a worker thread
-        # on *every* request (two thread hops per poll). AsyncTransport reads them once instead.
+        connector = aiohttp.TCPConnector(ssl=_ssl_setting(cas), limit=100, keepalive_timeout=30)
+        # trust_env=False: the environment's proxy is applied by proxy_for (one rule for both
+        # transports), and ~/.netrc must not add credentials of its own.
         session = aiohttp.ClientSession(connector=connector, trust_env=False, raise_for_status=False)
-        per_loop[verify] = session
+        per_loop[cas] = session
     return session
 
 
@@ -313,40 +405,6 @@ async def close_shared_sessions() -> None:
         await session.close()
 
 
-@dataclass(frozen=True)
-class _RequestEnv:
-    """What ``trust_env=True`` would add to each request, read once per transport."""
-
-    proxy: str | None
-    proxy_headers: Mapping[str, str] | None
-    netrc_auth: Any  # aiohttp.BasicAuth | None, for requests without an Authorization header
-
-
-def _read_request_env(base_url: str, explicit_proxy: str | None) -> _RequestEnv:
-    """The environment's proxy (``*_PROXY`` / ``NO_PROXY``) and ~/.netrc entry, as aiohttp reads them.
-
-    Blocking (reads files): call it in a worker thread.
-    """
-    from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
-    from yarl import URL
-
-    url = URL(base_url)
-    proxy, proxy_headers = explicit_proxy, None
-    if proxy is None:
-        with contextlib.suppress(LookupError):
-            env_proxy, proxy_auth = get_env_proxy_for_url(url)
-            proxy = str(env_proxy)
-            if proxy_auth is not None:
-                proxy_headers = {"Proxy-Authorization": proxy_auth.encode()}
-    netrc_auth = None
-    if url.host is not None:
-        netrc_obj = netrc_from_env()
-        if netrc_obj is not None:
-            with contextlib.suppress(LookupError):
-                netrc_auth = basicauth_from_netrc(netrc_obj, url.host)
-    return _RequestEnv(proxy, proxy_headers, netrc_auth)
-
-
 @functools.lru_cache(maxsize=64)
 def _client_timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
     """One immutable timeout object per setting, shared by every transport."""
@@ -358,67 +416,52 @@ def _client_timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
 class AsyncTransport:
     """Sends specs over the shared aiohttp session of the running event loop.
 
-    Everything that does not change between requests (timeouts, proxy, netrc) is built once: the
-    triggerer polls thousands of executions through this path.
+    Everything that does not change between requests (timeouts, proxy, trusted CAs) is built once:
+    the triggerer polls thousands of executions through this path.
     """
 
     def __init__(self, config: BaasConnectionConfig) -> None:
         self._config = config
-        self._env: _RequestEnv | None = None
+        self._proxy = _sealed_proxy(config)
+        self._cas = trusted_cas(config.verify)
         self._timeout: aiohttp.ClientTimeout | None = None
 
-    def _proxy(self) -> str | None:
-        scheme = self._config.base_url.split("://", 1)[0]
-        return self._config.proxies.get(scheme) or self._config.proxies.get("all")
-
-    async def _request_env(self) -> _RequestEnv:
-        if self._env is None:
-            self._env = await asyncio.to_thread(_read_request_env, self._config.base_url, self._proxy())
-        return self._env
-
-    async def send(self, spec: RequestSpec, headers: dict[str, str]) -> Response:
+    async def send(self, spec: RequestSpec, headers: AuthHeaders) -> Response:
         import aiohttp
 
         if self._timeout is None:
             self._timeout = _client_timeout(self._config.connect_timeout, self._config.read_timeout)
-        url = self._config.base_url + spec.path
         try:
             if spec.fresh_connection:
-                kwargs = self._kwargs(spec, headers, None)
-                connector = aiohttp.TCPConnector(ssl=_ssl_setting(self._config.verify), force_close=True)
-                async with aiohttp.ClientSession(connector=connector, trust_env=True) as session:
-                    return await _request(session, spec.method, url, kwargs)
-            kwargs = self._kwargs(spec, headers, await self._request_env())
-            return await _request(shared_session(self._config.verify), spec.method, url, kwargs)
+                connector = aiohttp.TCPConnector(ssl=_ssl_setting(self._cas), force_close=True)
+                async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+                    return await self._request(session, spec, headers)
+            return await self._request(shared_session(self._cas), spec, headers)
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, aiohttp.InvalidURL) as exc:
-            raise Fatal(str(exc)) from exc
+            problem = failure(Fatal, exc, self._config.secrets)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise NotSent(f"{type(exc).__name__}: {exc}") from exc
+            problem = failure(NotSent, exc, self._config.secrets)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise MaybeSent(f"{type(exc).__name__}: {exc}") from exc
+            problem = failure(MaybeSent, exc, self._config.secrets)
+        raise problem
 
-    def _kwargs(self, spec: RequestSpec, headers: dict[str, str], env: _RequestEnv | None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "headers": {"Accept": "application/json", **headers},
-            "timeout": self._timeout,
-            "allow_redirects": False,
-        }
+    def _kwargs(self, spec: RequestSpec) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"timeout": self._timeout, "allow_redirects": False}
         if spec.params:
             kwargs["params"] = {k: str(v) for k, v in spec.params.items()}
         if spec.json_body is not None:
             kwargs["json"] = spec.json_body
-        if env is None:  # a session of its own with trust_env=True: aiohttp applies the environment
-            kwargs["proxy"] = self._proxy()
-            return kwargs
-        kwargs["proxy"] = env.proxy
-        if env.proxy_headers:
-            kwargs["proxy_headers"] = env.proxy_headers
-        if env.netrc_auth is not None and not any(k.lower() == "authorization" for k in headers):
-            kwargs["auth"] = env.netrc_auth
         return kwargs
 
-
-async def _request(session: aiohttp.ClientSession, method: str, url: str, kwargs: dict[str, Any]) -> Response:
-    async with session.request(method, url, **kwargs) as r:
-        text = await r.text(errors="replace")
-        return Response(r.status, {k.lower(): v for k, v in r.headers.items()}, text)
+    async def _request(
+        self, session: aiohttp.ClientSession, spec: RequestSpec, headers: AuthHeaders
+    ) -> Response:
+        async with session.request(
+            spec.method,
+            self._config.base_url + spec.path,
+            headers={"Accept": "application/json", **headers.reveal()},
+            proxy=self._proxy.reveal(),
+            **self._kwargs(spec),
+        ) as r:
+            text = await r.text(errors="replace")
+            return Response(r.status, {k.lower(): v for k, v in r.headers.items()}, text)

@@ -104,3 +104,18 @@ def test_missing_pat_names_the_form_field(make_hook):
 
     assert not ok
     assert "personal_access_token" in message and "org_claim_value" in message
+
+
+@pytest.mark.parametrize("prefix", ["", "extra__baas__"], ids=["airflow-3-form", "airflow-2-form"])
+def test_secret_headers_typed_into_the_form_as_json_text_are_sent(make_hook, requests_mock, prefix):
+    """The form's masked one-line field stores the JSON object as text (Airflow 2.11 with a prefix)."""
+    entered = {f"{prefix}secret_headers": '{"Ocp-Apim-Subscription-Key": "sub-key-from-the-form"}\n'}
+    hook = make_hook(extra=_form_extra(site_id="s1", **entered), base_extra=False)
+    requests_mock.get(JOBS_URL, json=[])
+
+    hook.list_jobs()
+
+    sent = requests_mock.request_history[0].headers
+    assert sent["Ocp-Apim-Subscription-Key"] == "sub-key-from-the-form"
+    assert bearer(requests_mock.request_history[0]) == TOKEN
+    assert hook.config.secrets.redact("sub-key-from-the-form") == "***"

@@ -371,9 +371,9 @@ def test_pat_401_on_execute_resends_the_refused_post_with_a_new_jwt(make_hook, r
 def test_authenticator_for_token_mode_is_not_renewable(hook):
     auth = Authenticator(hook.config)
     assert auth.renewable is False
-    assert auth.headers() == {"Authorization": f"Bearer {TOKEN}"}
+    assert auth.headers().reveal() == {"Authorization": f"Bearer {TOKEN}"}
     auth.invalidate()
-    assert auth.headers() == {"Authorization": f"Bearer {TOKEN}"}
+    assert auth.headers().reveal() == {"Authorization": f"Bearer {TOKEN}"}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -351,7 +351,10 @@ def test_hook_level_site_works_without_a_connection_site(make_hook, requests_moc
         ({"host": "api.example.com"}, "https://api.example.com/data-protection/v2"),
         ({"host": "https://api.example.com"}, "https://api.example.com/data-protection/v2"),
         ({"host": "HTTPS://api.example.com/"}, "https://api.example.com/data-protection/v2"),
-        ({"host": "http://api.example.com"}, "http://api.example.com/data-protection/v2"),
+        (
+            {"host": "http://api.example.com", "extra": {"allow_insecure_http": True}},
+            "http://api.example.com/data-protection/v2",
+        ),
         ({"host": "https://gw.example.com/baas/prod"}, "https://gw.example.com/baas/prod/data-protection/v2"),
         ({"host": "gw.example.com/baas/"}, "https://gw.example.com/baas/data-protection/v2"),
         (
@@ -363,7 +366,10 @@ def test_hook_level_site_works_without_a_connection_site(make_hook, requests_moc
             "https://gw.example.com/baas/data-protection/v2",
         ),
         ({"host": "api.example.com", "port": 8443}, "https://api.example.com:8443/data-protection/v2"),
-        ({"host": "http://10.0.0.5", "port": 8080}, "http://10.0.0.5:8080/data-protection/v2"),
+        (
+            {"host": "http://10.0.0.5", "port": 8080, "extra": {"allow_insecure_http": "true"}},
+            "http://10.0.0.5:8080/data-protection/v2",
+        ),
         (
             {"host": "https://api.example.com:9443", "port": 8443},
             "https://api.example.com:9443/data-protection/v2",

@@ -375,7 +375,7 @@ def test_airflow2_widgets_describe_the_same_fields_as_conn_fields():
     assert secret_widgets == {
         n for n, spec in conn_fields().items() if spec["schema"].get("format") == "password"
     }
-    assert secret_widgets == {"personal_access_token", "private_key"}
+    assert secret_widgets == {"personal_access_token", "private_key", "secret_headers"}
 
 
 def test_ui_field_behaviour_is_a_copy():

@@ -94,7 +94,7 @@ def test_schema_and_login_are_hidden_and_port_is_not():
 def test_secret_fields_have_names_airflow_redacts():
     """Airflow 3's API redacts extras by key name only; ``format: password`` alone leaks the value."""
     secrets = [f.name for f in FORM_FIELDS if f.sensitive]
-    assert secrets == ["personal_access_token", "private_key"]
+    assert secrets == ["personal_access_token", "private_key", "secret_headers"]
     for name in secrets:
         assert _should_hide(name), name
 

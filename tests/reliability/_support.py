@@ -116,6 +116,16 @@ def jwt_forms(token: str) -> set[str]:
     return {token, payload, signature, f"{header}.{payload}"}
 
 
+def leak_needles(secrets: Iterable[str], jwts: Iterable[str] = ()) -> set[str]:
+    """Every form of each secret and each JWT that a scan looks for."""
+    needles: set[str] = set()
+    for secret in secrets:
+        needles |= secret_forms(secret)
+    for token in jwts:
+        needles |= jwt_forms(token)
+    return needles
+
+
 def find_leaks(haystacks: dict[str, str], needles: Iterable[str]) -> list[tuple[str, str]]:
     """``(where, needle-prefix)`` for every needle found in any haystack."""
     leaks = []

@@ -22,7 +22,7 @@ from airflow_provider_baas.hooks.auth import PatJwtAuthenticator
 from airflow_provider_baas.hooks.transport import RetryPolicy
 from airflow_provider_baas.testing import BaasSimulator
 
-from ._support import FAST_EXTRA, Finisher, generate_rsa_key
+from ._support import FAST_EXTRA, Finisher, StaticServer, generate_rsa_key, json_answer, self_signed_cert
 
 # A PAT connection's identity (the private key is generated once per session).
 PAT = "pat-RELIABILITY-5b1c0e9a7d3f"
@@ -127,3 +127,25 @@ def airflow_db() -> None:
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
     result = subprocess.run([airflow, "db", "migrate"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1: (cert path, key path)."""
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def https_server(tls: tuple[str, str]) -> Iterator[StaticServer]:
+    """HTTPS with the ``tls`` certificate; one job, named "tls", in the listing and by id."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*tls)
+
+    def answer(method: str, path: str, query: dict[str, str]) -> Any:
+        job = {"job_id": 34, "name": "tls"}
+        return json_answer([job] if path.endswith("/jobs") else job)
+
+    with StaticServer(answer, ssl_context=context) as server:
+        yield server

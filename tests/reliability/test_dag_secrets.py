@@ -19,7 +19,7 @@ from airflow_provider_baas.testing import BaasSimulator
 from tests.airflow_version import AIRFLOW_V_3, AIRFLOW_VERSION
 from tests.dag_runs.conftest import run_dag
 
-from ._support import find_leaks, jwt_forms, secret_forms
+from ._support import find_leaks, leak_needles
 from .conftest import KEY_ID, PAT
 from .test_secrets import HEADER_SECRET, TOKEN
 
@@ -77,11 +77,7 @@ def scan_run(
     seen["simulator request log"] = "\n".join(repr(r) for r in sim.requests)
     seen.update(log_folder_text())
     seen.update(metadata_db_text())
-    needles: set[str] = set()
-    for secret in secrets:
-        needles |= secret_forms(secret)
-    for token in jwts:
-        needles |= jwt_forms(token)
+    needles = leak_needles(secrets, jwts)
     assert find_leaks(seen, needles) == []
     return seen
 

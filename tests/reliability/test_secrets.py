@@ -33,11 +33,11 @@ from ._support import (
     find_leaks,
     json_answer,
     jwt_forms,
+    leak_needles,
     make_context,
     rebuild_trigger,
     record_log,
     secret_forms,
-    self_signed_cert,
     single_event,
 )
 from .conftest import KEY_ID, PAT
@@ -88,11 +88,7 @@ def scan(
     exposure.add("stderr", err)
     exposure.add("log records", caplog.text)
     exposure.add("log records (args)", [str(r.args) for r in caplog.records])
-    needles: set[str] = set()
-    for secret in secrets:
-        needles |= secret_forms(secret)
-    for token in jwts:
-        needles |= jwt_forms(token)
+    needles = leak_needles(secrets, jwts)
     assert len(exposure.seen) >= 5
     assert find_leaks(exposure.seen, needles) == []
 
@@ -249,23 +245,6 @@ async def test_credentials_echoed_by_the_server_are_masked(
 
 # ---------------------------------------------------------------------------------------------
 # TLS
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    return self_signed_cert(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def https_server(tls: tuple[str, str]) -> Iterator[StaticServer]:
-    import ssl
-
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*tls)
-    with StaticServer(
-        lambda m, p, q: json_answer([{"job_id": 34, "name": "tls"}]), ssl_context=context
-    ) as server:
-        yield server
 
 
 @pytest.mark.parametrize("call", ["sync", "async"])

@@ -57,6 +57,7 @@ def test_extra_fields_labels_help_defaults_enum_and_secrets(baas_meta):
     assert {n for n, s in extra.items() if s["schema"].get("format") == "password"} == {
         "personal_access_token",
         "private_key",
+        "secret_headers",
     }
     assert "***" not in [s["value"] for s in extra.values()]
 
