@@ -203,8 +203,10 @@ class BaasHook(BaseHook):
         (one minted JWT rather than one per trigger) and transport: see ``_share_on_loop``.
         """
         if self._config is None:
-            conn = await aget_connection(self.baas_conn_id)
-            self._share_on_loop(BaasConnectionConfig.from_connection(conn))
+            # Inline: a Connection's repr shows its password and extra, and a frame that raises
+            # (a refused setting) must not hold it as a local.
+            parse = BaasConnectionConfig.from_connection
+            self._share_on_loop(parse(await aget_connection(self.baas_conn_id)))
         assert self._config is not None
         return self._config
 

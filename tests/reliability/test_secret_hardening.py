@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 import pytest
 
-from airflow_provider_baas._compat import AIRFLOW_V_3
 from airflow_provider_baas.errors import (
     BaasConfigurationError,
     BaasError,
@@ -29,6 +28,7 @@ from airflow_provider_baas.errors import (
 )
 from airflow_provider_baas.hooks import transport as transport_module
 from airflow_provider_baas.hooks.baas import BaasHook
+from tests.airflow_version import AIRFLOW_V_3
 
 from ._support import (
     JOB,
@@ -136,15 +136,7 @@ async def test_frame_locals_of_a_transport_error_hold_no_secret(
     assert_no_leak({"shown": everything_shown(exc)}, [TOKEN, GATEWAY_KEY])
 
 
-# BaasHook.aconfig (owned by the lead engineer's change) binds the looked-up connection to a local
-# while it is parsed; Airflow 3's Connection repr shows the password and the extra.
-AFTER_ACONFIG = "aconfig keeps the Connection in a local while parsing it (see docs/reliability.md)"
-
-
-@pytest.mark.parametrize(
-    "how",
-    ["sync", pytest.param("async", marks=pytest.mark.xfail(AIRFLOW_V_3, reason=AFTER_ACONFIG, strict=True))],
-)
+@pytest.mark.parametrize("how", ["sync", "async"])
 @pytest.mark.parametrize(
     ("changes", "extra", "reason"),
     [
@@ -223,7 +215,6 @@ async def test_a_credential_with_a_control_character_is_refused_without_quoting_
 
 
 def airflow_redact(value: Any) -> Any:
-    from airflow_provider_baas._compat import AIRFLOW_V_3
 
     if AIRFLOW_V_3:
         from airflow.sdk._shared.secrets_masker import redact
@@ -346,10 +337,6 @@ async def test_proxy_credentials_are_never_shown(make_sim: Any, caplog: Any, how
     assert isinstance(exc, BaasError) and not ok
     seen = {"text": f"{exc}\n{exc!r}", "test_connection": message, "log": caplog.text}
     assert_no_leak(seen, [PROXY_PASSWORD, TOKEN])
-    refused_while_parsed = how == "async" and "127.0.0.1" not in proxy and AIRFLOW_V_3
-    if refused_while_parsed:  # the frame locals of aconfig hold the Connection (see AFTER_ACONFIG)
-        assert "Connection(conn_id=" in everything_shown(exc)
-        return
     assert_no_leak({"frame locals": everything_shown(exc)}, [PROXY_PASSWORD, TOKEN])
 
 
