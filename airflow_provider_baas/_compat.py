@@ -42,6 +42,7 @@ __all__ = [
     "asset_state_accessors",
     "asset_watcher",
     "base_event_trigger",
+    "has_asset_watchers",
     "mask_secret",
     "variable_api",
 ]
@@ -141,6 +142,16 @@ def base_event_trigger() -> type:
     from airflow.providers.common.compat.triggers import BaseEventTrigger
 
     return BaseEventTrigger
+
+
+def has_asset_watchers() -> bool:
+    """Whether this Airflow schedules DAGs on external events (``AssetWatcher``)."""
+    try:
+        from airflow.sdk import AssetWatcher  # noqa: F401
+        from airflow.triggers.base import BaseEventTrigger  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def asset_watcher(name: str, trigger: Any) -> Any:
