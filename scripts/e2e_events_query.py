@@ -23,7 +23,8 @@ def executions(base_url: str, token: str) -> list[dict]:
     with urllib.request.urlopen(request, timeout=10) as answer:
         rows = json.load(answer)
     return [
-        {"id": int(r["execution_id"]), "status": r["status"], "ended": r["end_time"] is not None} for r in rows
+        {"id": int(r["execution_id"]), "status": r["status"], "ended": r["end_time"] is not None}
+        for r in rows
     ]
 
 
