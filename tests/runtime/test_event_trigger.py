@@ -53,6 +53,11 @@ class MemoryStateStore:
         self.values[key] = json.loads(json.dumps(value))
         self.writes += 1
 
+    def only(self) -> dict[str, Any]:
+        """The one watermark stored (one watcher wrote to this asset)."""
+        (value,) = self.values.values()
+        return value
+
 
 def watcher(job_id: int = 34, store: MemoryStateStore | None = None, **kwargs: Any) -> BaasBackupEventTrigger:
     """A trigger as the triggerer runs it: rebuilt from its kwargs, with the asset store injected."""
@@ -205,7 +210,7 @@ async def test_a_restart_with_a_stored_watermark_reports_what_ended_meanwhile_an
     async with Watching(watcher(store=store)) as first_run:
         before = sim.start_execution(34)
         await first_run.until(lambda: first_run.events)
-        await first_run.until(lambda: store.values and before in next(iter(store.values.values()))["ids"])
+        await first_run.until(lambda: store.values and before in store.only()["ids"])
     during_downtime = sim.start_execution(34)
     sim.finish_all()
     async with Watching(watcher(store=store)) as second_run:
@@ -222,11 +227,11 @@ async def test_the_first_start_is_stored_so_a_restart_does_not_replay_older_back
     store = MemoryStateStore()
     async with Watching(watcher(store=store)) as first_run:
         await first_run.until(lambda: store.writes >= 1)
-    first_start = next(iter(store.values.values()))["end_time"]
+    first_start = store.only()["end_time"]
     async with Watching(watcher(store=store)) as second_run:
         await second_run.polls(sim, 3)
     assert first_run.events == second_run.events == []
-    assert next(iter(store.values.values()))["end_time"] == first_start
+    assert store.only()["end_time"] == first_start
 
 
 @FAST
