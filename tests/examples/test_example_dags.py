@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_baas.assets import backup_watchers_supported
+from tests.airflow_version import AIRFLOW_VERSION
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 pytestmark = pytest.mark.dag
@@ -64,6 +65,11 @@ def test_the_event_driven_example_watches_its_asset_with_one_trigger(report: dic
         assert "example_baas_etl_after_baas_backup" not in report["runs"]
         return
     assert report["runs"]["example_baas_etl_after_baas_backup"]["state"] == "success"
+    if AIRFLOW_VERSION < (3, 2):
+        # `dags reserialize` links watchers only to active assets, which 3.0 and 3.1 activate in the
+        # scheduler: nothing stored here (stable kwargs: tests/runtime/test_event_trigger.py).
+        assert report["watchers"] == []
+        return
     (watcher,) = report["watchers"]
     assert watcher["asset"] == "baas://baas.example.com/demo-site/jobs/34"
     assert watcher["classpath"] == "airflow_provider_baas.triggers.events.BaasBackupEventTrigger"
