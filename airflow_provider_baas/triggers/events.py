@@ -73,7 +73,11 @@ class BaasBackupEventTrigger(BaseEventTrigger):
         poll_interval: float = DEFAULT_WATCH_INTERVAL,
     ) -> None:
         super().__init__()
-        self.job_id = str(job_id)
+        if not str(job_id).strip().isdigit() or int(job_id) <= 0:
+            raise ValueError(f"job_id must be a positive integer, got {job_id!r}")
+        if not str(baas_conn_id or "").strip():
+            raise ValueError("baas_conn_id must name an Airflow connection")
+        self.job_id = str(int(job_id))
         self.site_id = site_id
         self.baas_conn_id = baas_conn_id
         self.statuses = event_statuses(statuses)

@@ -177,6 +177,21 @@ def test_statuses_that_mean_still_running_are_refused() -> None:
         BaasBackupEventTrigger(job_id=34, statuses=[])
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"job_id": "abc"}, "positive integer"),
+        ({"job_id": 0}, "positive integer"),
+        ({"job_id": 34, "baas_conn_id": " "}, "connection"),
+    ],
+)
+def test_bad_configuration_fails_while_parsing_not_in_the_triggerer(
+    kwargs: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        BaasBackupEventTrigger(**kwargs)
+
+
 # ---------------------------------------------------------------------------------------------
 # Identity: Airflow finds a watcher's trigger by class path and kwargs
 
