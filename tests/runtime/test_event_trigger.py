@@ -7,10 +7,7 @@ then cancels it as the triggerer does when the asset is no longer watched.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +16,7 @@ from airflow_provider_baas.testing import BaasSimulator, Fault
 from airflow_provider_baas.triggers.events import BaasBackupEventTrigger
 
 from ._support import job_gets, rebuild_trigger, record_log, set_conn
+from ._watching import MemoryStateStore, Watching
 
 pytestmark = pytest.mark.usefixtures("close_sessions")
 
@@ -39,70 +37,11 @@ PAYLOAD_KEYS = {
 }
 
 
-class MemoryStateStore:
-    """One asset's state store as Airflow 3.3's triggerer injects it (``aget``/``aset``), in memory."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.writes = 0
-
-    async def aget(self, key: str, default: Any = None) -> Any:
-        return json.loads(json.dumps(self.values.get(key, default)))  # JSON in the metadata DB
-
-    async def aset(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-        self.writes += 1
-
-    def only(self) -> dict[str, Any]:
-        """The one watermark stored (one watcher wrote to this asset)."""
-        (value,) = self.values.values()
-        return value
-
-
 def watcher(job_id: int = 34, store: MemoryStateStore | None = None, **kwargs: Any) -> BaasBackupEventTrigger:
     """A trigger as the triggerer runs it: rebuilt from its kwargs, with the asset store injected."""
     trigger = rebuild_trigger(BaasBackupEventTrigger(job_id=job_id, poll_interval=INTERVAL, **kwargs))
     trigger.asset_state_store = store
     return trigger
-
-
-class Watching:
-    """Runs a watcher in the background and records the payloads it yields."""
-
-    def __init__(self, trigger: BaasBackupEventTrigger) -> None:
-        self.trigger = trigger
-        self.events: list[dict[str, Any]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Watching:
-        self.task = asyncio.get_running_loop().create_task(self._consume())
-        return self
-
-    async def _consume(self) -> None:
-        async for event in self.trigger.run():
-            json.dumps(event.payload)
-            self.events.append(event.payload)
-
-    async def until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert self.task is not None
-            if self.task.done():
-                raise AssertionError(f"the watcher ended: {self.task.exception()!r}")
-            assert time.monotonic() < deadline, f"timed out; events so far: {self.events}"
-            await asyncio.sleep(0.02)
-
-    async def polls(self, sim: BaasSimulator, count: int, job_id: int = 34) -> None:
-        """Wait until the job has been read ``count`` more times."""
-        start = len(job_gets(sim, job_id))
-        await self.until(lambda: len(job_gets(sim, job_id)) >= start + count)
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self.task is not None
-        assert not self.task.done(), "a watcher must never end on its own"
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
 
 
 def ids(events: list[dict[str, Any]]) -> list[str]:
