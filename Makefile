@@ -107,6 +107,13 @@ test-ui: venv
 e2e: venv
 	scripts/e2e.sh
 
+# The asset watcher on a real Airflow 3.3 deployment: the simulator runs a backup every 20 s on its
+# own schedule; one DAG run per backup, none twice, none from before the deployment, through a
+# triggerer SIGKILL (watermark in the asset state store). See scripts/e2e_events.sh.
+.PHONY: e2e-events
+e2e-events: venv
+	scripts/e2e_events.sh
+
 # Benchmarks (scripts, never timed tests; BENCHMARKS.md): their own environment, with the peers they
 # are compared with (http and dbt-cloud providers) and psutil/py-spy, none of which the package needs.
 VENVB := .venv-bench

@@ -39,6 +39,10 @@ __all__ = [
     "aget_connection",
     "asset",
     "asset_alias",
+    "asset_state_accessors",
+    "asset_watcher",
+    "base_event_trigger",
+    "has_asset_watchers",
     "mask_secret",
     "variable_api",
 ]
@@ -128,3 +132,52 @@ def poke_return_value(is_done: bool, xcom_value: Any = None) -> Any:
     from airflow.providers.common.compat.sdk import PokeReturnValue
 
     return PokeReturnValue(is_done=is_done, xcom_value=xcom_value)
+
+
+def base_event_trigger() -> type:
+    """``BaseEventTrigger`` where the line has asset watchers, else ``BaseTrigger`` (2.11).
+
+    A trigger class derived from it imports on every line; only a watcher needs the real base.
+    """
+    from airflow.providers.common.compat.triggers import BaseEventTrigger
+
+    return BaseEventTrigger
+
+
+def has_asset_watchers() -> bool:
+    """Whether this Airflow schedules DAGs on external events (``AssetWatcher``)."""
+    try:
+        from airflow.sdk import AssetWatcher  # noqa: F401
+        from airflow.triggers.base import BaseEventTrigger  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def asset_watcher(name: str, trigger: Any) -> Any:
+    """An ``AssetWatcher``; a clear error where the line has no event-driven scheduling (2.11)."""
+    try:
+        from airflow.sdk import AssetWatcher
+        from airflow.triggers.base import BaseEventTrigger
+    except ImportError:
+        raise AirflowException(
+            "Asset watchers (event-driven scheduling) need Airflow 3: on this Airflow, schedule the DAG "
+            "on baas_asset(...) and let BaasExecuteJobOperator emit it, or gate it with "
+            "BaasBackupFreshnessSensor"
+        ) from None
+    if not isinstance(trigger, BaseEventTrigger):
+        raise TypeError(f"{type(trigger).__name__} is not a BaseEventTrigger")
+    return AssetWatcher(name=name, trigger=trigger)
+
+
+def asset_state_accessors(trigger: Any) -> list[Any]:
+    """The state stores of the assets a watcher's trigger reports to (Airflow >= 3.3), else ``[]``.
+
+    The triggerer injects ``asset_state_store`` (an ``AssetStateStoreAccessors`` over every asset
+    the trigger watches); each item returned has ``aget``/``aset`` for one asset.
+    """
+    store = getattr(trigger, "asset_state_store", None)
+    if store is None:
+        return []
+    per_asset = [*getattr(store, "_by_name", {}).values(), *getattr(store, "_by_uri", {}).values()]
+    return per_asset or [store]

@@ -3,7 +3,9 @@
 A downstream DAG scheduled on ``baas_asset(host, site_id, job_id)`` runs when a task that lists the
 same asset in its ``outlets`` (the operator, or the freshness gate through an alias) reports a
 successful backup; the event's extra carries the execution id, status and backup size.
-The scheme is registered in the provider info with ``sanitize_uri`` as its normaliser.
+On Airflow 3, ``baas_backup_asset`` is the same asset with a watcher: it also gets an event for
+every backup BaaS runs on its own schedule. The scheme is registered in the provider info with
+``sanitize_uri`` as its normaliser.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import re
 from typing import Any
 from urllib.parse import SplitResult
 
-from airflow_provider_baas._compat import asset, asset_alias
+from airflow_provider_baas._compat import asset, asset_alias, asset_watcher, has_asset_watchers
+from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
 
 SCHEME = "baas"
 _PATH = re.compile(r"^/(?P<site>[^/\s]+)/jobs/(?P<job>[1-9][0-9]*)$")
@@ -29,6 +32,50 @@ def backup_asset_uri(host: str, site_id: str, job_id: int | str) -> str:
 def baas_asset(host: str, site_id: str, job_id: int | str, **kwargs: Any) -> Any:
     """An ``Asset`` (Airflow 3) or ``Dataset`` (Airflow 2.11) for one job's backups."""
     return asset(backup_asset_uri(host, site_id, job_id), **kwargs)
+
+
+def baas_backup_asset(
+    host: str,
+    site_id: str,
+    job_id: int | str,
+    *,
+    statuses: tuple[str, ...] | list[str] = ("SUCCESSFUL",),
+    poll_interval: float = 60.0,
+    baas_conn_id: str = DEFAULT_CONN_ID,
+    **kwargs: Any,
+) -> Any:
+    """The job's backup ``Asset`` with an ``AssetWatcher``: an event per backup, whoever started it.
+
+    Airflow 3 only (event-driven scheduling); on 2.11 it raises ``AirflowException``. Each ended
+    execution in ``statuses`` (ended after the watcher first started) becomes one asset event whose
+    ``extra["payload"]`` holds the execution (see ``BaasBackupEventTrigger``). Do not also list this
+    asset in a ``BaasExecuteJobOperator``'s outlets: the watcher sees those backups too, and the
+    downstream DAG would get two events for one backup.
+
+    :param host: the BaaS API host, as in ``baas_asset``.
+    :param site_id: the job's site.
+    :param job_id: the job to watch.
+    :param statuses: final statuses that fire an event (add e.g. ``"FAILED"`` to react to failures).
+    :param poll_interval: seconds between two reads of the job in the triggerer.
+    :param baas_conn_id: the Airflow connection the triggerer reads BaaS with.
+    :param kwargs: passed to ``Asset`` (e.g. ``name``, ``group``, ``extra``).
+    """
+    from airflow_provider_baas.triggers.events import BaasBackupEventTrigger
+
+    trigger = BaasBackupEventTrigger(
+        job_id=job_id,
+        site_id=site_id,
+        baas_conn_id=baas_conn_id,
+        statuses=statuses,
+        poll_interval=poll_interval,
+    )
+    name = f"baas_backup_{site_id}_{trigger.job_id}_{'_'.join(trigger.statuses).lower()}"
+    return asset(backup_asset_uri(host, site_id, job_id), watchers=[asset_watcher(name, trigger)], **kwargs)
+
+
+def backup_watchers_supported() -> bool:
+    """Whether ``baas_backup_asset`` works on this Airflow (3.x: yes; 2.11: no)."""
+    return has_asset_watchers()
 
 
 def baas_asset_alias(name: str) -> Any:

@@ -40,7 +40,13 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.hooks.baas"]}],
         "triggers": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.triggers.baas"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_baas.triggers.baas",
+                    "airflow_provider_baas.triggers.events",
+                ],
+            }
         ],
         "extra-links": ["airflow_provider_baas.operators.baas.BaasExecutionLink"],
         # Airflow 3 reads asset-uris, Airflow 2.11 dataset-uris: baas://<host>/<site_id>/jobs/<job_id>

@@ -64,7 +64,7 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
     :param baas_conn_id: the ``baas`` connection.
     """
 
-    template_fields: Sequence[str] = ("job_id", "job_name", "site_id", "run_type")
+    template_fields: Sequence[str] = ("job_id", "job_name", "site_id", "run_type", "baas_conn_id")
     operator_extra_links = (BaasExecutionLink(),)
     ui_color = "#f5d9b3"
 

@@ -114,7 +114,7 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
     provider's one polling policy), unless ``exponential_backoff=True`` asks for Airflow's own.
     """
 
-    template_fields: Sequence[str] = ("job_id", "job_name", "execution_id", "site_id")
+    template_fields: Sequence[str] = ("job_id", "job_name", "execution_id", "site_id", "baas_conn_id")
     ui_color = "#f5d9b3"
 
     def __init__(
@@ -231,7 +231,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     :param poll_interval: the longest wait between two polls of a running backup, in seconds.
     """
 
-    template_fields: Sequence[str] = ("job_id", "job_name", "site_id", "run_type")
+    template_fields: Sequence[str] = ("job_id", "job_name", "site_id", "run_type", "baas_conn_id")
     ui_color = "#f5d9b3"
 
     def __init__(

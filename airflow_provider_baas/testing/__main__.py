@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--executions-order", choices=("newest_first", "oldest_first"), default="newest_first"
     )
+    parser.add_argument(
+        "--run-schedules",
+        action="store_true",
+        help="run each active job at its next_run_time, as BaaS's own scheduler does",
+    )
     parser.add_argument("--ignore-paging", action="store_true", help="list endpoints ignore page/page-size")
     parser.add_argument("--start-time", help="simulated start time, ISO 8601 (default: now)")
     parser.add_argument("--conn-id", default="baas_default", help="Airflow conn id of the printed line")
@@ -103,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         on_concurrent_execute=args.on_concurrent_execute,
         executions_order=args.executions_order,
+        run_schedules=args.run_schedules,
         ignore_paging=args.ignore_paging,
         faults=_faults(args.fault),
         request_log_limit=1000,

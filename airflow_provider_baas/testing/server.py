@@ -101,7 +101,9 @@ class BaasSimulator:
     ``site_access`` (principal -> allowed site ids), ``required_headers``; with no token, key
     or header configured every request is accepted. Behaviour: ``on_concurrent_execute``
     (``"reject"``: 409 while the job has a non-final execution; ``"allow"``), ``executions_order``
-    (``"newest_first"``/``"oldest_first"``), ``ignore_paging`` (list endpoints ignore page/page-size),
+    (``"newest_first"``/``"oldest_first"``), ``run_schedules`` (BaaS's own scheduler: each active
+    job with a ``schedule_interval`` runs at its ``next_run_time``), ``ignore_paging`` (list
+    endpoints ignore page/page-size),
     ``execute_response_body`` (J3 body; default empty), ``faults`` (see :class:`Fault`).
     """
 
@@ -124,6 +126,7 @@ class BaasSimulator:
         port: int = 0,
         on_concurrent_execute: str = "reject",
         executions_order: str = "newest_first",
+        run_schedules: bool = False,
         ignore_paging: bool = False,
         execute_response_body: str | bytes | None = None,
         faults: Iterable[Fault | Mapping[str, Any]] = (),
@@ -142,6 +145,7 @@ class BaasSimulator:
             self.clock,
             on_concurrent_execute=on_concurrent_execute,
             executions_order=executions_order,
+            run_schedules=run_schedules,
         )
         self.token = token
         self.auth = Authenticator(

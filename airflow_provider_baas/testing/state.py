@@ -129,6 +129,7 @@ class JobState:
         "phases",
         "queued",
         "retained",
+        "scheduled_until",
         "site",
         "spec",
         "started",
@@ -145,6 +146,7 @@ class JobState:
         self.retained: tuple[int, float, frozenset[int]] | None = None  # see SimState._retained
         self.json_cache: dict[bool, tuple[tuple, bytes]] = {}  # see SimState._job_bytes
         self.phases, self.queued = _cumulative_phases(spec.phases or DEFAULT_PHASES)
+        self.scheduled_until = 0.0  # with run_schedules: runs at or before this instant exist
 
     def next_outcome(self) -> Outcome:
         outcome = self.outcomes[min(self.started, len(self.outcomes) - 1)]
@@ -246,6 +248,7 @@ class SimState:
         *,
         on_concurrent_execute: str = "reject",
         executions_order: str = "newest_first",
+        run_schedules: bool = False,
     ) -> None:
         if on_concurrent_execute not in ("reject", "allow"):
             raise ValueError("on_concurrent_execute must be 'reject' or 'allow'")
@@ -255,6 +258,7 @@ class SimState:
         self.clock = clock
         self.on_concurrent_execute = on_concurrent_execute
         self.executions_order = executions_order
+        self.run_schedules = run_schedules
         self.sites: dict[str, SiteState] = {}
         self.by_id: dict[str, Execution] = {}
         self._next_id = FIRST_EXECUTION_ID
@@ -270,6 +274,7 @@ class SimState:
             self.sites[site.site_id] = site
             for spec in site_spec.jobs:
                 job = JobState(spec, site)
+                job.scheduled_until = start
                 site.jobs[spec.job_id] = job
                 for entry in _history_entries(spec):
                     duration = spec.duration if entry.duration is None else entry.duration
@@ -340,8 +345,48 @@ class SimState:
 
     # -- actions --------------------------------------------------------------------------------
 
+    def run_due_schedules(self, now: float) -> int:
+        """With ``run_schedules``: start every scheduled run due by ``now`` (BaaS's own scheduler).
+
+        Lazy like everything else here: runs are created, at their slot's instant, when a request
+        (or a control call) looks at the state. A slot whose job still runs the previous execution
+        is skipped under ``on_concurrent_execute="reject"``. Returns how many runs were started.
+        """
+        if not self.run_schedules:
+            return 0
+        started = 0
+        with self.lock:
+            for site in self.sites.values():
+                for job in site.jobs.values():
+                    slot = self._next_run(job, job.scheduled_until)
+                    while slot is not None and slot <= now:
+                        job.scheduled_until = slot
+                        if self.on_concurrent_execute == "allow" or not any(
+                            not e.is_final(slot) for e in job.executions[-3:]
+                        ):
+                            self._start(
+                                job,
+                                job.spec.backup_type if job.spec.backup_type in RUN_TYPES else "FULL",
+                                slot,
+                            )
+                            started += 1
+                        slot = self._next_run(job, slot)
+        return started
+
+    def _start(self, job: JobState, run_type: str, created: float) -> Execution:
+        spec = job.spec
+        outcome = job.next_outcome()
+        duration = spec.duration if outcome.duration is None else outcome.duration
+        size = outcome.backup_size
+        if size is None:
+            size = spec.backup_size if outcome.status == SUCCESSFUL else spec.backup_size // 2
+        return self._add_execution(
+            job, run_type, created, duration, outcome.status, outcome.status_detail, size
+        )
+
     def execute(self, site_id: str, job_id: int | str, run_type: str = "FULL") -> Execution:
         with self.lock:
+            self.run_due_schedules(self.clock.now())
             job = self.job(site_id, job_id)
             spec = job.spec
             if not job.active:
@@ -357,14 +402,7 @@ class SimState:
                             f"{running.id} ({status})",
                             execution_id=str(running.id),
                         )
-            outcome = job.next_outcome()
-            duration = spec.duration if outcome.duration is None else outcome.duration
-            size = outcome.backup_size
-            if size is None:
-                size = spec.backup_size if outcome.status == SUCCESSFUL else spec.backup_size // 2
-            return self._add_execution(
-                job, run_type, now, duration, outcome.status, outcome.status_detail, size
-            )
+            return self._start(job, run_type, now)
 
     def finish_all(self) -> int:
         """End every running execution now (with its planned outcome); returns how many."""
@@ -461,6 +499,7 @@ class SimState:
         with self.lock:
             site = self.site(site_id)
             now = self.clock.now()
+            self.run_due_schedules(now)
             jobs = [
                 job
                 for job_id, job in sorted(site.jobs.items())
@@ -473,7 +512,9 @@ class SimState:
 
     def job_payload(self, site_id: str, job_id: int | str) -> bytes:
         with self.lock:
-            return self._job_bytes(self.job(site_id, job_id), self.clock.now(), True)
+            now = self.clock.now()
+            self.run_due_schedules(now)
+            return self._job_bytes(self.job(site_id, job_id), now, True)
 
     def _job_bytes(self, job: JobState, now: float, with_settings: bool) -> bytes:
         """A job's JSON, cached while its last execution is final and nothing else changed."""
@@ -496,8 +537,9 @@ class SimState:
         page_size: int | None = None,
     ) -> bytes:
         with self.lock:
-            items = self.site(site_id).executions if job_id is None else self.job(site_id, job_id).executions
             now = self.clock.now()
+            self.run_due_schedules(now)
+            items = self.site(site_id).executions if job_id is None else self.job(site_id, job_id).executions
             n = len(items)
             order: Sequence[int] = (
                 range(n - 1, -1, -1) if self.executions_order == "newest_first" else range(n)

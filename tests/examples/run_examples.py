@@ -55,6 +55,9 @@ def main() -> None:
             }
         report["posts"] = len(sim.requests_matching("POST", r"/execute$"))
         report["asset_events"], report["queued_consumers"] = asset_state()
+        # Parsed again, a watcher's trigger must be found again (stable kwargs), not added anew.
+        subprocess.run([airflow, "dags", "reserialize"], check=True, capture_output=True)
+        report["watchers"] = asset_watchers()
     print("REPORT " + json.dumps(report))
 
 
@@ -71,6 +74,33 @@ def asset_state() -> tuple[list[dict], list[str]]:
         events = [dict(e.extra or {}) for e in session.query(Event).all()]
         queued = [q.target_dag_id for q in session.query(Queue).all()]
     return events, queued
+
+
+def asset_watchers() -> list[dict]:
+    """Every asset watcher Airflow stored, with its trigger (none on lines without watchers)."""
+    try:
+        from airflow.models.asset import AssetWatcherModel
+    except ImportError:  # Airflow 2.11
+        return []
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        watchers = [
+            {
+                "asset": w.asset.uri,
+                "name": w.name,
+                "trigger_id": w.trigger_id,
+                "classpath": w.trigger.classpath,
+            }
+            for w in session.query(AssetWatcherModel).all()
+        ]
+        triggers = (
+            session.query(Trigger)
+            .filter(Trigger.classpath == "airflow_provider_baas.triggers.events.BaasBackupEventTrigger")
+            .count()
+        )
+    return [dict(w, watcher_triggers=triggers) for w in watchers]
 
 
 if __name__ == "__main__":

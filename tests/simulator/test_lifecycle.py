@@ -286,3 +286,28 @@ def test_job_answers_follow_changes(sim: BaasSimulator, http: Any) -> None:
     assert http.request("GET", f"{url}/1").json()["is_active"] is False
     assert http.request("GET", url).json()[0]["is_active"] is False
     assert http.request("GET", f"{url}/1").json()["next_run_time"] is None
+
+
+def test_run_schedules_starts_each_job_at_its_next_run_time(make_sim: Any, http: Any) -> None:
+    scenario = Scenario(
+        sites=[SiteSpec(SITE, [JobSpec(1, "hourly", duration=600, schedule_interval=3600, history=1)])]
+    )
+    sim = make_sim(scenario=scenario, start_time=START, run_schedules=True)
+    next_run = datetime.fromisoformat(sim.job(1)["next_run_time"].replace("Z", "+00:00"))
+    sim.advance((next_run - sim.now()).total_seconds() - 1)
+    assert len(sim.executions(1)) == 1  # only the history: the slot is a second away
+    sim.advance(1 + 600)
+    first = sim.executions(1)[0]
+    assert len(sim.executions(1)) == 2 and first["status"] == "SUCCESSFUL"
+    started = datetime.fromisoformat(first["start_time"].replace("Z", "+00:00"))
+    assert next_run <= started <= next_run + timedelta(seconds=60)  # after its QUEUED phase
+    sim.advance(2 * 3600)
+    assert len(sim.executions(1)) == 4  # one per slot, nobody called execute
+    assert sim.requests_matching("POST") == []
+
+
+def test_without_run_schedules_nothing_starts_on_its_own(make_sim: Any) -> None:
+    sim = make_sim(start_time=START)
+    before = len(sim.executions(1))
+    sim.advance(10 * 24 * 3600)
+    assert len(sim.executions(1)) == before
