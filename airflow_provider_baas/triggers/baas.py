@@ -11,23 +11,23 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
-from airflow_provider_baas.freshness import FRESH, judge_freshness
+from airflow_provider_baas.freshness import FreshnessWatch
 from airflow_provider_baas.polling import (
     DEFAULT_ERROR_WINDOW,
     DEFAULT_FIRST_INTERVAL,
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_POLL_INTERVAL,
+    DeadlineKind,
     Decision,
     ExecutionWatch,
     PollingPolicy,
+    WaitState,
     coalesced,
-    is_transient,
     log_wait,
 )
 from airflow_provider_baas.status import Outcome, StatusPolicy
@@ -200,7 +200,7 @@ class BaasExecutionTrigger(BaseTrigger):
         }
 
     def _log_final(self, decision: Decision) -> None:
-        if decision.state == "success":
+        if decision.state == WaitState.SUCCESS:
             self.log.info("%s", decision.message)
         else:
             self.log.error("%s", decision.message)
@@ -214,7 +214,8 @@ class BaasFreshnessTrigger(BaseTrigger):
     """Waits until a job's last successful backup is younger than ``max_age`` (gate without trigger).
 
     Fires once: ``{"status": "fresh" | "timeout" | "error", "message", "job_id", "site_id",
-    "execution": <the fresh backup's record or None>}``. The deadline is absolute, as above.
+    "execution": <the fresh backup's record or None>, "deadline_kind"}``. The deadline is absolute,
+    as above; transient errors are retried within the same error budget as an execution wait.
     """
 
     def __init__(
@@ -228,6 +229,10 @@ class BaasFreshnessTrigger(BaseTrigger):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         success_statuses: list[str] | None = None,
         failure_statuses: list[str] | None = None,
+        deadline_kind: str = DeadlineKind.TIMEOUT,
+        started_at: float | None = None,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        error_window: float = DEFAULT_ERROR_WINDOW,
     ) -> None:
         super().__init__()
         self.job_id = str(job_id)
@@ -237,6 +242,10 @@ class BaasFreshnessTrigger(BaseTrigger):
         self.baas_conn_id = baas_conn_id
         self.poll_interval = float(poll_interval)
         self.status_policy = StatusPolicy.build(success_statuses, failure_statuses)
+        self.deadline_kind = str(deadline_kind)
+        self.started_at = time.time() if started_at is None else started_at
+        self.max_consecutive_errors = max_consecutive_errors
+        self.error_window = error_window
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -248,8 +257,25 @@ class BaasFreshnessTrigger(BaseTrigger):
                 "site_id": self.site_id,
                 "baas_conn_id": self.baas_conn_id,
                 "poll_interval": self.poll_interval,
+                "deadline_kind": self.deadline_kind,
+                "started_at": self.started_at,
+                "max_consecutive_errors": self.max_consecutive_errors,
+                "error_window": self.error_window,
                 **self.status_policy.to_kwargs(),
             },
+        )
+
+    def _watch(self) -> FreshnessWatch:
+        return FreshnessWatch(
+            job_id=self.job_id,
+            execution_id="",
+            status_policy=self.status_policy,
+            polling=PollingPolicy(poll_interval=self.poll_interval),
+            started_at=self.started_at,
+            deadline=self.deadline,
+            max_consecutive_errors=self.max_consecutive_errors,
+            error_window=self.error_window,
+            max_age=self.max_age,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -257,38 +283,38 @@ class BaasFreshnessTrigger(BaseTrigger):
         from airflow_provider_baas.hooks.transport import shared_session_lease
 
         hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
+        hook.retry_deadline = self.deadline
         async with shared_session_lease():
-            event = await self._wait(hook)
-        yield TriggerEvent({"job_id": self.job_id, "site_id": self.site_id, **event})
-
-    async def _wait(self, hook: Any) -> dict[str, Any]:
-        polling = PollingPolicy(poll_interval=self.poll_interval)
-        errors = 0
-        while time.time() < self.deadline:
-            try:
-                executions = await hook.alist_job_executions(self.job_id, self.site_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_transient(exc):
-                    return {"status": "error", "message": f"{type(exc).__name__}: {exc}", "execution": None}
-                errors += 1
-                wait = polling.error_wait(errors)
-                self.log.warning("Listing BaaS job %s failed (%s); retrying in %.0fs", self.job_id, exc, wait)
-            else:
-                errors = 0
-                if (fresh := self._fresh(executions)) is not None:
-                    return fresh
-                wait = polling.poll_interval
-            await asyncio.sleep(max(0.0, min(wait, self.deadline - time.time())))
-        message = f"No backup of BaaS job {self.job_id} younger than {self.max_age:.0f}s appeared in time"
-        return {"status": "timeout", "message": message, "execution": None}
-
-    def _fresh(self, executions: list[Any]) -> dict[str, Any] | None:
-        verdict = judge_freshness(executions, self.status_policy, self.max_age, datetime.now(UTC), False)
-        if verdict.kind == FRESH and verdict.execution is not None:
-            return {"status": "fresh", "message": verdict.reason, "execution": verdict.execution.to_dict()}
-        self.log.info(
-            "BaaS job %s: %s; checking again in %.0fs", self.job_id, verdict.reason, self.poll_interval
+            decision = await self._wait(hook, self._watch())
+        yield TriggerEvent(
+            {
+                "status": decision.state,
+                "message": decision.message,
+                "job_id": self.job_id,
+                "site_id": self.site_id,
+                "execution": decision.execution,
+                "deadline_kind": self.deadline_kind,
+            }
         )
-        return None
+
+    async def _wait(self, hook: Any, watch: FreshnessWatch) -> Decision:
+        while True:
+            decision = watch.check_deadline() or await self._poll(hook, watch)
+            if decision.final:
+                return decision
+            log_wait(self.log, decision)
+            await asyncio.sleep(decision.wait)
+
+    async def _poll(self, hook: Any, watch: FreshnessWatch) -> Decision:
+        try:
+            executions = await hook.alist_job_executions(self.job_id, self.site_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # judged by the watch: transient → retry within budget, else error event
+            decision = watch.observe_error(exc)
+            if not decision.final:
+                self.log.warning(
+                    "Listing BaaS job %s failed (%s); retrying in %.0fs", self.job_id, exc, decision.wait
+                )
+            return decision
+        return watch.observe_listing(executions)

@@ -231,7 +231,7 @@ async def test_async_execute_503_is_not_resent(server, async_hook, async_waits):
     server.faults["execute"] = ["503"]
     server.executions = [execution_payload("queued", job_id=34, start_time=None)]
 
-    assert await async_hook.aexecute_job(34) == "queued"
+    assert await async_hook.aexecute_job(34, known_before=[]) == "queued"
 
     assert len(server.recorded("POST")) == 1
     assert async_waits == []

@@ -157,7 +157,47 @@ def test_a_queued_execution_without_start_time_counts_as_the_new_one(hook, reque
     requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
     requests_mock.get(EXECUTIONS, json=[*old_and_new()[:2], execution_payload("queued", start_time="")])
 
-    assert hook.execute_job(34) == "queued"
+    assert hook.execute_job(34, known_before=["e-2022", "e-10min"]) == "queued"
+    assert posts(requests_mock) == 1
+
+
+def test_a_queued_execution_listed_before_the_post_is_not_ours(hook, requests_mock, waits):
+    """Another caller's older QUEUED execution has no start time either: it must not be adopted."""
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    theirs = execution_payload("theirs", start_time=None, status="QUEUED")
+    requests_mock.get(EXECUTIONS, json=[*old_and_new()[:2], theirs])
+
+    with pytest.raises(BaasExecuteOutcomeUnknown, match="NOT re-sent"):
+        hook.execute_job(34, known_before=["e-2022", "e-10min", "theirs"])
+    assert posts(requests_mock) == 1
+
+
+def test_a_queued_execution_of_unknown_age_is_not_adopted(hook, requests_mock, waits):
+    """Without the list of what existed before the POST, a queued execution may be anybody's."""
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    requests_mock.get(EXECUTIONS, json=[*old_and_new()[:2], execution_payload("queued", start_time=None)])
+
+    with pytest.raises(BaasExecuteOutcomeUnknown):
+        hook.execute_job(34)
+    assert posts(requests_mock) == 1
+
+
+def test_another_callers_run_of_another_type_is_not_ours(hook, requests_mock, waits):
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    delta = execution_payload("delta", start_time=now() + timedelta(seconds=1), run_type="DELTA")
+    requests_mock.get(EXECUTIONS, json=[*old_and_new()[:2], delta])
+
+    with pytest.raises(BaasExecuteOutcomeUnknown):
+        hook.execute_job(34, "FULL")
+    assert posts(requests_mock) == 1
+
+
+def test_an_execution_listed_before_the_post_is_not_ours_even_if_it_started_since(hook, requests_mock, waits):
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    requests_mock.get(EXECUTIONS, json=old_and_new())
+
+    with pytest.raises(BaasExecuteOutcomeUnknown):
+        hook.execute_job(34, known_before=["e-2022", "e-10min", "e-new"])
     assert posts(requests_mock) == 1
 
 
