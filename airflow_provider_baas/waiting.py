@@ -33,6 +33,7 @@ from airflow_provider_baas.polling import (
     Decision,
     ExecutionWatch,
     PollingPolicy,
+    is_transient,
     log_wait,
 )
 from airflow_provider_baas.status import Outcome, StatusPolicy
@@ -250,13 +251,30 @@ class ExecutionRunnerMixin:
         :param join_on_conflict: on a 409 ("already running"), wait for the running execution.
         """
         ledger = self._ledger(context, job_id, site)
+        earlier = ledger.earlier_start() if self.reattach else None
         if history is None:
-            history = hook.list_job_executions(job_id, site)
-        if self.reattach and (earlier := ledger.earlier_start()) is not None:
-            reattached = self._reattach(earlier, history, job_id)
+            history = self._history_before_start(hook, job_id, site, required=earlier is not None)
+        if earlier is not None:
+            reattached = self._reattach(earlier, history or [], job_id)
             if reattached is not None:
                 return reattached
         return self._start(hook, ledger, job_id, run_type, site, history, join_on_conflict)
+
+    def _history_before_start(
+        self, hook: BaasHook, job_id: str, site: str, required: bool
+    ) -> list[Execution] | None:
+        """The job's executions before this try's POST: what a lost answer must not be taken for.
+
+        Reattaching needs them; otherwise a transient failure to list them does not stop the
+        start (a lost answer is then matched by its time alone, and never to a queued execution).
+        """
+        try:
+            return hook.list_job_executions(job_id, site)
+        except BaasError as exc:
+            if required or not is_transient(exc):
+                raise
+            self.log.warning("Could not list BaaS job %s's executions before starting it: %s", job_id, exc)
+            return None
 
     def _reattach(self, earlier: Any, history: list[Execution], job_id: str) -> str | None:
         from airflow_provider_baas.reattach import pick_earlier_execution
@@ -302,15 +320,14 @@ class ExecutionRunnerMixin:
         job_id: str,
         run_type: str,
         site: str,
-        history: list[Execution],
+        history: list[Execution] | None,
         join_on_conflict: bool,
     ) -> str:
         sent_at = datetime.now(UTC)
         ledger.remember_sending(sent_at, run_type, history)
+        known_before = None if history is None else [e.execution_id for e in history]
         try:
-            execution_id = hook.execute_job(
-                job_id, run_type, site, known_before=[e.execution_id for e in history]
-            )
+            execution_id = hook.execute_job(job_id, run_type, site, known_before=known_before)
         except BaasConflictError:
             ledger.forget()  # refused: nothing of this task instance runs
             if not join_on_conflict:
