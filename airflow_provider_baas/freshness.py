@@ -11,11 +11,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow_provider_baas.models import Execution
 from airflow_provider_baas.polling import FRESH, Decision, ExecutionWatch
 from airflow_provider_baas.status import Outcome, StatusPolicy
+
+# Server and worker clocks differ a little (the same allowance as the execute lookup's).
+CLOCK_SKEW = timedelta(seconds=60)
 
 
 class GateChoice(enum.StrEnum):
@@ -52,6 +55,22 @@ def running_execution(executions: Iterable[Execution], policy: StatusPolicy) -> 
     if not running:
         return None
     return max(running, key=lambda e: e.start_time or datetime.max.replace(tzinfo=UTC))
+
+
+def execution_to_join_after_conflict(
+    executions: Iterable[Execution], policy: StatusPolicy, refused_at: datetime
+) -> Execution | None:
+    """After a 409 on execute: the running execution, else a successful one that ended since the
+    refusal (it was running then). Never one that had finished before."""
+    if (running := running_execution(executions, policy)) is not None:
+        return running
+    since = refused_at - CLOCK_SKEW
+    ended_since = [
+        e
+        for e in executions
+        if e.end_time is not None and e.end_time >= since and policy.classify(e.status) is Outcome.SUCCESS
+    ]
+    return max(ended_since, key=lambda e: e.end_time) if ended_since else None  # type: ignore[arg-type,return-value]
 
 
 def judge_freshness(

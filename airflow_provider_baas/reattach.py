@@ -198,7 +198,7 @@ def pick_earlier_execution(earlier: EarlierStart, executions: list[Execution]) -
         executions, earlier.not_before, earlier.run_type, earlier.known_before or ()
     )
     queued = [e for e in candidates if e.start_time is None]
-    if len(queued) > 1 or (queued and earlier.known_before is None):
+    if queued and earlier.known_before is None:
         # Without the list of what existed before that POST, a queued execution's age is unknown:
         # it may be another caller's. Neither adopt it nor start a second backup.
         ids = ", ".join(e.execution_id for e in queued)
@@ -207,8 +207,15 @@ def pick_earlier_execution(earlier: EarlierStart, executions: list[Execution]) -
             "?",
             f"queued executions {ids} could be an earlier try's or another caller's",
         )
+    if len(candidates) > 1 and earlier.known_before is not None:
+        # That POST started at most one of them; another caller started the others meanwhile.
+        ids = ", ".join(e.execution_id for e in candidates)
+        raise BaasExecuteOutcomeUnknown(
+            str(candidates[0].job_id), "?", f"executions {ids} all started since an earlier try's request"
+        )
     if queued:
         return queued[0]
+    # Known only by the first try's start time: the newest is the last try's.
     return max(candidates, key=lambda e: e.start_time) if candidates else None  # type: ignore[arg-type,return-value]
 
 

@@ -339,24 +339,31 @@ class ExecutionRunnerMixin:
     def _join_after_conflict(
         self, hook: BaasHook, ledger: Any, job_id: str, site: str, sent_at: datetime
     ) -> str:
-        from airflow_provider_baas.freshness import running_execution
+        """The execution a 409 ("already running") refers to: the running one, looked for as a
+        lost answer is (the listing may lag); or one that ended since, if it ended in success."""
+        from airflow_provider_baas.freshness import execution_to_join_after_conflict
+        from airflow_provider_baas.hooks import baas as hook_module
 
-        running = running_execution(hook.list_job_executions(job_id, site), self.status_policy)
-        if running is None:
-            raise BaasExecuteOutcomeUnknown(
-                job_id,
-                site,
-                "the execute request was refused with 409 (already running), yet no "
-                "execution is listed as running",
-            )
-        self.log.warning(
-            "BaaS job %s is already running (409 on execute): joining execution %s (%s)",
+        for attempt in range(1, hook_module.EXECUTE_LOOKUP_ATTEMPTS + 1):
+            if attempt > 1:
+                time.sleep(hook_module.EXECUTE_LOOKUP_INTERVAL)
+            executions = hook.list_job_executions(job_id, site)
+            found = execution_to_join_after_conflict(executions, self.status_policy, sent_at)
+            if found is not None:
+                self.log.warning(
+                    "BaaS job %s is already running (409 on execute): joining execution %s (%s)",
+                    job_id,
+                    found.execution_id,
+                    found.status,
+                )
+                ledger.remember_started(sent_at, found.execution_id)
+                return found.execution_id
+        raise BaasExecuteOutcomeUnknown(
             job_id,
-            running.execution_id,
-            running.status,
+            site,
+            "the execute request was refused with 409 (already running), yet no execution "
+            "is listed as running",
         )
-        ledger.remember_started(sent_at, running.execution_id)
-        return running.execution_id
 
     def _ledger(self, context: Any, job_id: str, site: str) -> Any:
         from airflow_provider_baas.reattach import ExecutionLedger

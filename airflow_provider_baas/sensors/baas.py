@@ -350,9 +350,15 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
             self.hook, context, state.job_id, run_type, state.site, state.history, join_on_conflict=True
         )
 
-    def _fresh_record(self, state: GateState) -> dict[str, Any]:
+    def _pass_fresh(self, context: Any, job_id: str, site: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Pass on someone else's fresh backup; what an earlier try of this task instance started
+        (and did not see end) is forgotten too: the task instance succeeded."""
+        self._ledger(context, job_id, site).forget()
+        return {**record, "backup_started": False}
+
+    def _fresh_record(self, context: Any, state: GateState) -> dict[str, Any]:
         assert state.verdict.execution is not None
-        return {**state.verdict.execution.to_dict(), "backup_started": False}
+        return self._pass_fresh(context, state.job_id, state.site, state.verdict.execution.to_dict())
 
     def _run_backup(self, context: Any, state: GateState) -> dict[str, Any]:
         execution_id = self._execution_to_wait_for(context, state)
@@ -366,7 +372,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
 
         state = self._assess()
         if state.verdict.kind == FRESH_CHOICE:
-            return poke_return_value(True, self._fresh_record(state))
+            return poke_return_value(True, self._fresh_record(context, state))
         if state.verdict.kind == STALE:
             return False
         return poke_return_value(True, self._run_backup(context, state))
@@ -380,7 +386,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
 
         state = self._assess()
         if state.verdict.kind == FRESH_CHOICE:
-            return self._fresh_record(state)
+            return self._fresh_record(context, state)
         if state.verdict.kind == STALE:
             self._defer_until_fresh(context, state)
         return self._run_backup(context, state)
@@ -416,7 +422,8 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
             self._timed_out(message)
         if event["status"] == WaitState.ERROR or not isinstance(event.get("execution"), dict):
             raise BaasError(message)
-        return {**event["execution"], "backup_started": False}
+        site = str(event.get("site_id") or self.hook.resolve_site_id(self.site_id))
+        return self._pass_fresh(context, str(event.get("job_id")), site, event["execution"])
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         record = self._resume(context, event)
