@@ -636,3 +636,20 @@ def test_on_kill_says_the_execution_goes_on(sim: BaasSimulator) -> None:
     op.on_kill()
     assert execution_id in log.text("warning") and "goes on on the server" in log.text("warning")
     assert len(executes(sim)) == 1
+
+
+@pytest.mark.sim(time_scale=0)
+def test_the_reattach_log_names_the_variable_when_that_is_the_store(
+    sim: BaasSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow 2.11 (no task state store): the memory is an Airflow Variable, and the log says so."""
+    import airflow_provider_baas.reattach as reattach_module
+
+    earlier = sim.start_execution(34)
+    variable = FakeStateStore(memory(sim, sim.now(), earlier))
+    monkeypatch.setattr(reattach_module, "_variable_store", lambda ti: variable)
+    op = operator(wait_for_completion=False)
+    log = record_log(op)
+    assert op.execute(make_context(FakeTI(try_number=2))) == earlier
+    assert "found via Airflow Variable" in log.text("warning")
+    assert "task state store" not in log.text()
