@@ -4,12 +4,14 @@ operator, the gate and the sensor through retries, reschedules and clears agains
 The model is an in-memory BaaS API behind the hook's real request plans (only the socket is
 replaced): executions with null or odd start times, unknown status words, other callers' runs
 (scheduled by BaaS, DELTA runs) appearing mid-wait, a listing that lags, 409 on a concurrent
-execute, and execute answers that are lost after the server acted. Invariants:
+execute, execute answers that are lost after the server acted, and RESTORE jobs (whose summary
+names the source backup too). Invariants:
 
 - at most one POST per task-instance try lineage while an execution it started may still run;
 - success only when the execution the task owns (or was asked for) is in a success status;
 - the gate never joins a finished execution, and never dies on a 409;
-- never adopt an execution that existed before our POST.
+- never adopt an execution that existed before our POST;
+- the sensor resolves one of the job's own executions, once per task instance.
 """
 
 from __future__ import annotations
@@ -80,11 +82,11 @@ class ModelExecution:
         if self.final:
             self.end_time = iso(now)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, job_type: str) -> dict[str, Any]:
         return {
             "site_id": SITE,
             "job_id": JOB,
-            "job_type": "BACKUP",
+            "job_type": job_type,
             "execution_id": self.execution_id,
             "start_time": self.start_time,
             "end_time": self.end_time,
@@ -107,6 +109,7 @@ class ModelApi:
     posts: int = 0
     violations: list[str] = field(default_factory=list)
     lineage: str = "ti-1"
+    job_type: str = "BACKUP"
 
     def handle(self, spec: RequestSpec) -> Response:
         self.tick += 1
@@ -154,7 +157,7 @@ class ModelApi:
         return Response(202, {"x-resource-id": execution.execution_id}, "")
 
     def _listing(self, spec: RequestSpec) -> Response:
-        rows = [e.to_dict() for e in reversed(self.visible())]
+        rows = [e.to_dict(self.job_type) for e in reversed(self.visible())]
         params = dict(spec.params or {})
         page, size = int(params.get("page", 1)), int(params.get("page-size", 10))
         return _json(200, rows[(page - 1) * size : page * size])
@@ -163,14 +166,21 @@ class ModelApi:
         newest = self.visible()[-1] if self.visible() else None
         details = None
         if newest is not None:
+            restore = self.job_type == "RESTORE"
             details = {
                 "status": newest.status,
                 "start_time": newest.start_time,
                 "end_time": newest.end_time,
-                "backup_job_execution_id": newest.execution_id,
-                "restore_execution_id": None,
+                # A restore's details name the backup it restores from (another job's execution).
+                "backup_job_execution_id": f"src-{newest.execution_id}" if restore else newest.execution_id,
+                "restore_execution_id": newest.execution_id if restore else None,
             }
-        return {"job_id": JOB, "name": "model_job", "job_type": "BACKUP", "last_execution_details": details}
+        return {
+            "job_id": JOB,
+            "name": "model_job",
+            "job_type": self.job_type,
+            "last_execution_details": details,
+        }
 
 
 def _json(status: int, body: Any) -> Response:
@@ -334,9 +344,12 @@ def test_gate_passes_only_on_a_good_backup(
 
 
 @MODEL_SETTINGS
-@given(api=apis(), pokes=st.integers(1, 8))
-def test_sensor_stays_on_the_execution_it_resolved(serve: Any, api: ModelApi, pokes: int) -> None:
+@given(api=apis(), pokes=st.integers(1, 8), job_type=st.sampled_from(["BACKUP", "RESTORE"]))
+def test_sensor_stays_on_the_execution_it_resolved(
+    serve: Any, api: ModelApi, pokes: int, job_type: str
+) -> None:
     serve["api"] = api
+    api.job_type = job_type
     store = FakeStateStore()
     resolved: set[str] = set()
 
@@ -355,6 +368,7 @@ def test_sensor_stays_on_the_execution_it_resolved(serve: Any, api: ModelApi, po
 
     record, _errors = tries(run_once, store)
     assert len(resolved) <= 1, f"switched executions: {resolved}"
+    assert all(api.owned(r) is not None for r in resolved), f"resolved another job's execution: {resolved}"
     if record is not None:
         execution = api.owned(str(record["execution_id"]))
         assert execution is not None and execution.status == "SUCCESSFUL", record
