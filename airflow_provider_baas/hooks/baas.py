@@ -511,7 +511,11 @@ class BaasHook(BaseHook):
         """
         since = sent_at - CLOCK_SKEW
         last_error = ""
-        for attempt in range(1, EXECUTE_LOOKUP_ATTEMPTS + 1):
+        sighted: str | None = None
+        # One look more than the attempts when the last one first saw a candidate: see below.
+        for attempt in range(1, EXECUTE_LOOKUP_ATTEMPTS + 2):
+            if attempt > EXECUTE_LOOKUP_ATTEMPTS and sighted is None:
+                break
             if attempt > 1:
                 yield Sleep(EXECUTE_LOOKUP_INTERVAL)
             try:
@@ -522,7 +526,12 @@ class BaasHook(BaseHook):
             candidates = executions_a_request_may_have_started(
                 executions, since, lost.run_type, lost.known_before
             )
-            if len(candidates) == 1:
+            if len(candidates) > 1:
+                ids = ", ".join(c.execution_id for c in candidates)
+                raise BaasExecuteOutcomeUnknown(
+                    job, site, f"{reason}; several executions started since: {ids}"
+                )
+            if len(candidates) == 1 and candidates[0].execution_id == sighted:
                 found = candidates[0]
                 log.warning(
                     "Recovered execution %s of BaaS job %s (started %s) after: %s",
@@ -532,11 +541,9 @@ class BaasHook(BaseHook):
                     reason,
                 )
                 return found.execution_id
-            if len(candidates) > 1:
-                ids = ", ".join(c.execution_id for c in candidates)
-                raise BaasExecuteOutcomeUnknown(
-                    job, site, f"{reason}; several executions started since: {ids}"
-                )
+            # A listing that lags may show another caller's run, started just before ours, while
+            # ours is not listed yet: a candidate counts once a second look shows it alone again.
+            sighted = candidates[0].execution_id if candidates else None
             last_error = f"; no execution of the job started since {since.isoformat()}"
         raise BaasExecuteOutcomeUnknown(job, site, reason + last_error)
 
