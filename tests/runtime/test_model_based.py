@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 from airflow_provider_baas.hooks import baas as hook_module
 from airflow_provider_baas.hooks.transport import MaybeSent, RequestSpec, Response, SyncTransport
 from airflow_provider_baas.operators.baas import BaasExecuteJobOperator
-from airflow_provider_baas.reattach import STATE_KEY
 from airflow_provider_baas.sensors.baas import BaasBackupFreshnessSensor, BaasExecutionSensor
 
 from ._support import FakeStateStore, FakeTI, make_context
@@ -110,6 +109,7 @@ class ModelApi:
     violations: list[str] = field(default_factory=list)
     lineage: str = "ti-1"
     job_type: str = "BACKUP"
+    first_summary: str | None = None
 
     def handle(self, spec: RequestSpec) -> Response:
         self.tick += 1
@@ -164,6 +164,8 @@ class ModelApi:
 
     def _job(self) -> dict[str, Any]:
         newest = self.visible()[-1] if self.visible() else None
+        if self.first_summary is None and newest is not None:
+            self.first_summary = newest.execution_id  # the job's latest when a task first asked
         details = None
         if newest is not None:
             restore = self.job_type == "RESTORE"
@@ -348,28 +350,28 @@ def test_gate_passes_only_on_a_good_backup(
 def test_sensor_stays_on_the_execution_it_resolved(
     serve: Any, api: ModelApi, pokes: int, job_type: str
 ) -> None:
+    """The latest execution when the task instance first looks is the one it waits for: it passes
+    when that one succeeds, and only on that one (a newer run succeeding changes nothing)."""
     serve["api"] = api
     api.job_type = job_type
     store = FakeStateStore()
-    resolved: set[str] = set()
+    missed: list[str] = []
 
     def run_once(context: dict[str, Any]) -> Any:
         for _ in range(pokes):
+            target = api.owned(api.first_summary) if api.first_summary else None
+            done_before = target is not None and target.final and target.status == "SUCCESSFUL"
             sensor = BaasExecutionSensor(task_id="wait", job_id=JOB, poke_interval=1, mode="reschedule")
             result = sensor.poke(context)
-            watch = store.data.get(STATE_KEY, {}).get("watch")
-            if watch:
-                resolved.add(watch["execution_id"])
             if result:
                 return result.xcom_value
-            if not resolved:
-                break
+            if done_before:
+                missed.append(f"{api.first_summary} had succeeded, the poke did not pass")
         raise TimeoutError("still waiting")
 
     record, _errors = tries(run_once, store)
-    assert len(resolved) <= 1, f"switched executions: {resolved}"
-    assert all(api.owned(r) is not None for r in resolved), f"resolved another job's execution: {resolved}"
+    assert missed == []
     if record is not None:
+        assert record["execution_id"] == api.first_summary, f"switched to {record['execution_id']}"
         execution = api.owned(str(record["execution_id"]))
         assert execution is not None and execution.status == "SUCCESSFUL", record
-        assert not resolved or record["execution_id"] in resolved
