@@ -49,11 +49,17 @@ def is_running(execution: Execution, policy: StatusPolicy) -> bool:
     return execution.end_time is None and policy.classify(execution.status) is Outcome.RUNNING
 
 
-def running_execution(executions: Iterable[Execution], policy: StatusPolicy) -> Execution | None:
-    """The newest running execution (queued ones, without a start time, count as the newest)."""
+def running_execution(
+    executions: Iterable[Execution], policy: StatusPolicy, owned: str | None = None
+) -> Execution | None:
+    """The running execution to wait for: ``owned`` (the one this task instance started or joined
+    earlier) if it still runs, else the newest (queued ones, without a start time, count as the
+    newest)."""
     running = [e for e in executions if is_running(e, policy)]
     if not running:
         return None
+    if (ours := next((e for e in running if e.execution_id == owned), None)) is not None:
+        return ours
     return max(running, key=lambda e: e.start_time or datetime.max.replace(tzinfo=UTC))
 
 
@@ -79,7 +85,13 @@ def judge_freshness(
     max_age: float,
     now: datetime,
     trigger_if_stale: bool,
+    owned: str | None = None,
 ) -> Verdict:
+    """The gate's choice, from the job's executions, the time and the policy alone.
+
+    :param owned: the execution this task instance started or joined in an earlier try (its
+        memory): while it runs, that is the one to wait for.
+    """
     dated = sorted(
         (e for e in executions if e.start_time is not None),
         key=lambda e: e.start_time,  # type: ignore[arg-type,return-value]
@@ -102,7 +114,7 @@ def judge_freshness(
         reason = "no successful backup on record"
     if not trigger_if_stale:
         return Verdict(STALE, reason)
-    running = running_execution(executions, policy)
+    running = running_execution(executions, policy, owned)
     if running is not None:
         return Verdict(
             JOIN, f"{reason}; joining backup {running.execution_id} already {running.status}", running

@@ -323,7 +323,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
 
     # -- the freshness rule
 
-    def _assess(self) -> GateState:
+    def _assess(self, context: Any) -> GateState:
         # Imported when the task runs, not when the DAG file is parsed (pulls in the API models).
         from airflow_provider_baas.freshness import judge_freshness
         from airflow_provider_baas.hooks.baas import normalise_run_type
@@ -333,8 +333,14 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         site = hook.resolve_site_id(self.site_id)
         job_id = resolve_job_id(hook, self.job_id, self.job_name, site)
         history = hook.list_job_executions(job_id, site)
+        earlier = self._ledger(context, job_id, site).earlier_start() if self.reattach else None
         verdict = judge_freshness(
-            history, self.status_policy, float(self.max_age or 0), datetime.now(UTC), self.trigger_if_stale
+            history,
+            self.status_policy,
+            float(self.max_age or 0),
+            datetime.now(UTC),
+            self.trigger_if_stale,
+            owned=earlier.execution_id if earlier is not None else None,
         )
         self.log.info("BaaS job %s: %s: %s", job_id, verdict.kind, verdict.reason)
         return GateState(job_id, site, history, verdict)
@@ -344,7 +350,10 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         from airflow_provider_baas.hooks.baas import normalise_run_type
 
         if state.verdict.kind == JOIN and state.verdict.execution is not None:
-            return state.verdict.execution.execution_id
+            joined = state.verdict.execution.execution_id
+            # Remembered like a started one: a retry waits for this one while it runs.
+            self._ledger(context, state.job_id, state.site).remember_started(datetime.now(UTC), joined)
+            return joined
         run_type = normalise_run_type(self.run_type)
         return self._attach_or_start(
             self.hook, context, state.job_id, run_type, state.site, state.history, join_on_conflict=True
@@ -370,7 +379,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     def poke(self, context: Any) -> Any:
         from airflow_provider_baas.freshness import FRESH_CHOICE, STALE
 
-        state = self._assess()
+        state = self._assess(context)
         if state.verdict.kind == FRESH_CHOICE:
             return poke_return_value(True, self._fresh_record(context, state))
         if state.verdict.kind == STALE:
@@ -384,7 +393,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
             return super().execute(context)
         from airflow_provider_baas.freshness import FRESH_CHOICE, STALE
 
-        state = self._assess()
+        state = self._assess(context)
         if state.verdict.kind == FRESH_CHOICE:
             return self._fresh_record(context, state)
         if state.verdict.kind == STALE:

@@ -17,6 +17,7 @@ import pytest
 
 from airflow_provider_baas._compat import AirflowException, TaskDeferred
 from airflow_provider_baas.errors import BaasValidationError
+from airflow_provider_baas.reattach import STATE_KEY
 from airflow_provider_baas.sensors.baas import BaasBackupFreshnessSensor
 from airflow_provider_baas.testing import BaasSimulator, HistoryEntry, JobSpec, Outcome, Scenario, SiteSpec
 from airflow_provider_baas.triggers.baas import BaasExecutionTrigger, BaasFreshnessTrigger
@@ -162,6 +163,21 @@ def test_a_cleared_gate_on_a_stale_job_starts_a_new_backup(gate_sim: BaasSimulat
     assert posts(gate_sim, STALE_JOB) == 2
     assert second["execution_id"] != first["execution_id"]
     assert second["backup_started"] is True
+
+
+@pytest.mark.sim(on_concurrent_execute="allow")
+def test_a_retried_gate_waits_for_its_own_backup_not_a_newer_one(gate_sim: BaasSimulator) -> None:
+    """The choice uses the task instance's memory: its own backup while it runs, not the newest."""
+    ours = gate_sim.start_execution(QUEUED_JOB)
+    newer = gate_sim.start_execution(QUEUED_JOB, run_type="DELTA")  # another caller's, started since
+    memory = {"job_id": str(QUEUED_JOB), "site_id": "demo-site", "sent_at": datetime.now(UTC).isoformat()}
+    store = FakeStateStore({STATE_KEY: {**memory, "execution_id": ours}})
+
+    context = make_context(FakeTI(try_number=2), store=store)
+    trigger = deferred(gate(job_id=QUEUED_JOB, deferrable=True), context).trigger
+
+    assert trigger.execution_id == ours != newer
+    assert posts(gate_sim, QUEUED_JOB) == 0
 
 
 def test_the_gate_forgets_its_backup_when_it_passes(gate_sim: BaasSimulator) -> None:
