@@ -22,8 +22,9 @@ _PATH = re.compile(r"^/(?P<site>[^/\s]+)/jobs/(?P<job>[1-9][0-9]*)$")
 
 
 def backup_asset_uri(host: str, site_id: str, job_id: int | str) -> str:
-    """The canonical URI of one job's backups; ``host`` is the API host (no scheme, no path)."""
-    host = host.split("://", 1)[-1].split("/", 1)[0].strip().lower()
+    """The canonical URI of one job's backups; ``host`` is the API host (no scheme, path or port:
+    the same API reached on ``host`` and ``host:443`` is one asset)."""
+    host = _without_port(host.split("://", 1)[-1].split("/", 1)[0].strip().lower())
     if not host:
         raise ValueError("backup_asset_uri needs the BaaS API host, e.g. 'baas.example.com'")
     return f"{SCHEME}://{host}/{site_id}/jobs/{int(job_id)}"
@@ -94,7 +95,14 @@ def sanitize_uri(uri: SplitResult) -> SplitResult:
         )
     if uri.query or uri.fragment:
         raise ValueError("A baas:// asset URI takes no query or fragment")
-    return uri._replace(netloc=uri.netloc.lower(), path=path)
+    return uri._replace(netloc=_without_port(uri.netloc.lower()), path=path)
+
+
+def _without_port(host: str) -> str:
+    """``host`` without ``:port`` (an IPv6 literal keeps its brackets)."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.split(":", 1)[0]
 
 
 def matches_job(uri: str, site_id: str, job_id: str) -> bool:

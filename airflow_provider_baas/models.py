@@ -66,10 +66,15 @@ class LastExecution:
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, raw: Any) -> LastExecution | None:
+    def from_dict(cls, raw: Any, job_type: str | None = None) -> LastExecution | None:
+        """The details of a job of ``job_type``: a RESTORE job's own execution is its
+        ``restore_execution_id`` (its ``backup_job_execution_id`` is the source backup's)."""
         if not isinstance(raw, dict) or not raw:
             return None
-        execution_id = id_str(raw.get("backup_job_execution_id")) or id_str(raw.get("restore_execution_id"))
+        backup_id = id_str(raw.get("backup_job_execution_id"))
+        restore_id = id_str(raw.get("restore_execution_id"))
+        is_restore = (job_type or "").strip().upper() == "RESTORE"
+        execution_id = (restore_id or backup_id) if is_restore else (backup_id or restore_id)
         return cls(
             execution_id=execution_id,
             status=_str_or_none(raw.get("status")),
@@ -115,7 +120,9 @@ class Job:
             site_id=id_str(raw.get("site_id")),
             is_active=is_active if isinstance(is_active, bool) else None,
             backup_type=_str_or_none(raw.get("backup_type")),
-            last_execution=LastExecution.from_dict(raw.get("last_execution_details")),
+            last_execution=LastExecution.from_dict(
+                raw.get("last_execution_details"), _str_or_none(raw.get("job_type"))
+            ),
             raw=raw,
         )
 
@@ -223,3 +230,30 @@ def _iso(value: datetime | None) -> str | None:
 def executions_started_since(executions: Iterable[Execution], since: datetime) -> list[Execution]:
     """Executions that started at or after ``since`` (queued ones without a start time count too)."""
     return [e for e in executions if e.start_time is None or e.start_time >= since]
+
+
+def executions_a_request_may_have_started(
+    executions: Iterable[Execution],
+    since: datetime,
+    run_type: str | None = None,
+    known_before: Iterable[str] | None = None,
+) -> list[Execution]:
+    """The executions an execute request sent at ``since`` (or later) may have started.
+
+    Never one listed before the request (``known_before``), nor one of another run type (someone
+    else's DELTA run is not our FULL backup). A queued execution (no start time) qualifies only
+    when ``known_before`` says it is new: its age cannot be told otherwise.
+    """
+    known = None if known_before is None else {str(i) for i in known_before}
+    wanted_type = (run_type or "").strip().upper()
+
+    def may_be_ours(execution: Execution) -> bool:
+        if known is not None and execution.execution_id in known:
+            return False
+        if wanted_type and execution.run_type and execution.run_type.strip().upper() != wanted_type:
+            return False
+        if execution.start_time is None:
+            return known is not None
+        return execution.start_time >= since
+
+    return [e for e in executions if may_be_ours(e)]

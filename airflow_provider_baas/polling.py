@@ -11,6 +11,7 @@ operator, the sensor's poke and the async trigger all drive the same watch.
 
 from __future__ import annotations
 
+import enum
 import math
 import time
 from collections.abc import Callable
@@ -57,8 +58,37 @@ DEFAULT_NOT_FOUND_GRACE = 300.0
 # ship a log line for every poll of thousands of waits (the other polls are logged at DEBUG).
 DEFAULT_REPORT_EVERY = 300.0
 
-SUCCESS, FAILED, TIMEOUT, ERROR, WAIT = "success", "failed", "timeout", "error", "wait"
+
+class WaitState(enum.StrEnum):
+    """What a poll decided, and the ``status`` of the trigger event that ends a wait."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+    FRESH = "fresh"  # the freshness wait's success: a good backup recent enough
+    WAIT = "wait"
+
+
+SUCCESS, FAILED, TIMEOUT, ERROR, FRESH, WAIT = (
+    WaitState.SUCCESS,
+    WaitState.FAILED,
+    WaitState.TIMEOUT,
+    WaitState.ERROR,
+    WaitState.FRESH,
+    WaitState.WAIT,
+)
+# How a wait for an execution ends (and the statuses of BaasExecutionTrigger's events).
 FINAL_STATES = (SUCCESS, FAILED, TIMEOUT, ERROR)
+# How any wait ends: the freshness wait's success is FRESH.
+ENDS_A_WAIT = (*FINAL_STATES, FRESH)
+
+
+class DeadlineKind(enum.StrEnum):
+    """Which limit a wait's deadline is: the wait's own ``timeout`` or the task's ``execution_timeout``."""
+
+    TIMEOUT = "timeout"
+    EXECUTION_TIMEOUT = "execution_timeout"
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -145,7 +175,7 @@ class Decision:
 
     @property
     def final(self) -> bool:
-        return self.state in FINAL_STATES
+        return self.state in ENDS_A_WAIT
 
 
 @dataclass
@@ -214,26 +244,21 @@ class ExecutionWatch:
         last_good = self.last_good_poll if self.last_good_poll is not None else self.observing_since
         since_good = now - (last_good if last_good is not None else self.started_at)
         if self.consecutive_errors > self.max_consecutive_errors or since_good > self.error_window:
-            return Decision(
-                ERROR,
-                f"{self.subject}: giving up after {self.consecutive_errors} failed polls in a row "
-                f"({since_good:.0f}s without an answer); last error: {exc}",
-            )
-        wait = self.polling.error_wait(self.consecutive_errors)
-        if isinstance(exc, BaasRateLimitedError) and exc.retry_after:
-            wait = max(wait, exc.retry_after)  # the server said when to come back
-        return self._wait_or_timeout(wait, None)
+            return Decision(ERROR, giving_up(self.subject, self.consecutive_errors, since_good, exc))
+        return self._wait_or_timeout(error_wait(self.polling, self.consecutive_errors, exc), None)
 
     def check_deadline(self) -> Decision | None:
         """A timeout decision once the deadline has passed (checked before every poll too)."""
         if self.deadline is not None and self.clock() >= self.deadline:
-            status = f" (last status {self.last_status})" if self.last_status else ""
-            return Decision(
-                TIMEOUT,
-                f"Timed out after {self.elapsed():.0f}s waiting for {self.subject}{status}. The BaaS API has "
-                f"no cancel endpoint: the execution goes on on the server.",
-            )
+            return Decision(TIMEOUT, self._timeout_message())
         return None
+
+    def _timeout_message(self) -> str:
+        status = f" (last status {self.last_status})" if self.last_status else ""
+        return (
+            f"Timed out after {self.elapsed():.0f}s waiting for {self.subject}{status}. The BaaS API has "
+            f"no cancel endpoint: the execution goes on on the server."
+        )
 
     def _wait_or_timeout(self, wait: float, execution: Execution | None) -> Decision:
         """WAIT, or TIMEOUT (with the last record) once the deadline has passed.
@@ -265,6 +290,22 @@ class ExecutionWatch:
         if due:
             self.reported_status, self.reported_at = status, now
         return due
+
+
+def giving_up(subject: str, consecutive_errors: int, since_good: float, exc: BaseException) -> str:
+    """Why a wait ends once transient errors outlast its budget."""
+    return (
+        f"{subject}: giving up after {consecutive_errors} failed polls in a row "
+        f"({since_good:.0f}s without an answer); last error: {exc}"
+    )
+
+
+def error_wait(polling: PollingPolicy, consecutive_errors: int, exc: BaseException) -> float:
+    """The wait after a transient error: the policy's back-off, or longer if the server said so."""
+    wait = polling.error_wait(consecutive_errors)
+    if isinstance(exc, BaasRateLimitedError) and exc.retry_after:
+        wait = max(wait, exc.retry_after)
+    return wait
 
 
 def log_wait(log: Any, decision: Decision) -> None:

@@ -16,13 +16,13 @@ Never an execution that started before this task instance's first try.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_provider_baas._compat import variable_api
 from airflow_provider_baas.errors import BaasExecuteOutcomeUnknown
-from airflow_provider_baas.models import Execution, executions_started_since, parse_time
+from airflow_provider_baas.models import Execution, executions_a_request_may_have_started, parse_time
 
 STATE_KEY = "baas_execution"
 # Server and worker clocks differ a little; the POST's own send time is widened by this much.
@@ -34,63 +34,113 @@ VARIABLE_KEY_LIMIT = 250
 
 @dataclass(frozen=True)
 class EarlierStart:
-    """What an earlier try is known to have done: an execution id, or only a POST sent at a time."""
+    """What an earlier try is known to have done: an execution id, or only a POST sent at a time.
+
+    ``known_before``: executions listed just before that POST which a lookup by time could take
+    for its result (queued, or started within the clock skew); None when nobody listed them.
+    """
 
     execution_id: str | None
     not_before: datetime
     source: str
+    run_type: str | None = None
+    known_before: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class WatchMemory:
+    """What a waiting sensor owns across reschedules and tries: its execution and first poke,
+    and the transient errors of the streak it is in (if any)."""
+
+    execution_id: str
+    first_poke: float
+    errors: int = 0
+    errors_since: float | None = None
 
 
 class ExecutionLedger:
-    """Remembers, per task instance, which execution of which job it started."""
+    """Remembers, per task instance, which execution of which job it started or waits for.
+
+    One entry per task instance; forgotten when the task succeeds, so a cleared and re-run task
+    never reuses what a finished lineage of tries remembered.
+    """
 
     def __init__(self, context: Any, job_id: str, site_id: str) -> None:
         self._ti = context.get("ti") if hasattr(context, "get") else None
-        state_store = _state_store(context)
-        self._store = state_store or _variable_store(self._ti)
-        self._source = "the task state store" if state_store is not None else "a reattach Variable"
+        task_store = _state_store(context)
+        self._store = task_store or _variable_store(self._ti)
+        self._store_name = "task state store" if task_store is not None else "Airflow Variable"
         self._job_id, self._site_id = job_id, site_id
 
-    def _same_job(self, memory: Any) -> bool:
-        return (
-            isinstance(memory, dict)
-            and str(memory.get("job_id")) == self._job_id
-            and str(memory.get("site_id")) == self._site_id
-        )
-
-    def earlier_start(self) -> EarlierStart | None:
-        """What an earlier try of this task instance did, if anything can tell."""
+    def _memory(self) -> dict[str, Any] | None:
         if self._store is None:
             return None
         memory = self._store.get(STATE_KEY)
-        if not self._same_job(memory):
+        if not isinstance(memory, dict):
             return None
-        sent_at = parse_time(memory.get("sent_at"))
-        if sent_at is None:
+        if str(memory.get("job_id")) != self._job_id or str(memory.get("site_id")) != self._site_id:
             return None
-        return EarlierStart(memory.get("execution_id"), sent_at - CLOCK_SKEW, self._source)
+        return memory
 
-    def remember_sending(self, sent_at: datetime) -> None:
-        self._write({"job_id": self._job_id, "site_id": self._site_id, "sent_at": sent_at.isoformat()})
-
-    def remember_started(self, sent_at: datetime, execution_id: str) -> None:
-        self._write(
-            {
-                "job_id": self._job_id,
-                "site_id": self._site_id,
-                "sent_at": sent_at.isoformat(),
-                "execution_id": execution_id,
-            }
+    def earlier_start(self) -> EarlierStart | None:
+        """What an earlier try of this task instance did, if anything can tell."""
+        memory = self._memory()
+        sent_at = parse_time(memory.get("sent_at")) if memory else None
+        if memory is None or sent_at is None:
+            return None
+        known = memory.get("known_before")
+        return EarlierStart(
+            memory.get("execution_id"),
+            sent_at - CLOCK_SKEW,
+            self._store_name,
+            memory.get("run_type"),
+            tuple(str(i) for i in known) if isinstance(known, list) else None,
         )
 
+    def remember_sending(
+        self, sent_at: datetime, run_type: str | None = None, history: list[Execution] | None = None
+    ) -> None:
+        """Before the POST: when, which run type, and what a later lookup must not take for ours."""
+        memory: dict[str, Any] = {"sent_at": sent_at.isoformat(), "run_type": run_type}
+        if history is not None:
+            memory["known_before"] = confusable_ids(history, sent_at - CLOCK_SKEW)
+        self._write(memory)
+
+    def remember_started(self, sent_at: datetime, execution_id: str) -> None:
+        self._write({"sent_at": sent_at.isoformat(), "execution_id": execution_id})
+
+    def watched(self) -> WatchMemory | None:
+        """The execution this task instance waits for, remembered by an earlier poke or try."""
+        memory = self._memory()
+        watch = memory.get("watch") if memory else None
+        if not isinstance(watch, dict) or not watch.get("execution_id"):
+            return None
+        try:
+            return WatchMemory(
+                str(watch["execution_id"]),
+                float(watch["first_poke"]),
+                int(watch.get("errors") or 0),
+                None if watch.get("errors_since") is None else float(watch["errors_since"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def remember_watch(self, memory: WatchMemory) -> None:
+        self._write({"watch": asdict(memory)})
+
     def forget(self) -> None:
-        """After success: a later clear-and-rerun of the task must start a new backup."""
+        """After success: a later clear-and-rerun of the task must start (or resolve) anew."""
         if self._store is not None and hasattr(self._store, "delete"):
             self._store.delete(STATE_KEY)
 
     def _write(self, value: dict[str, Any]) -> None:
         if self._store is not None:
-            self._store.set(STATE_KEY, value)
+            self._store.set(STATE_KEY, {"job_id": self._job_id, "site_id": self._site_id, **value})
+
+
+def confusable_ids(history: list[Execution], since: datetime) -> list[str]:
+    """Ids a lookup by time could take for a new execution: queued, or started since ``since``."""
+    return [e.execution_id for e in history if e.start_time is None or e.start_time >= since]
 
 
 class VariableStateStore:
@@ -133,22 +183,36 @@ def _variable_store(ti: Any) -> VariableStateStore | None:
 
 
 def pick_earlier_execution(earlier: EarlierStart, executions: list[Execution]) -> Execution | None:
-    """The execution an earlier try started: by id when known, else the newest started since then.
+    """The execution an earlier try started: by id when known, else the one started since then.
 
-    A still-QUEUED execution (no start time yet) counts too: missing it would send a second POST.
+    Never one listed before that try's POST, nor one of another run type. A still-QUEUED execution
+    (no start time yet) counts when it is known to be new: missing it would send a second POST.
     Two queued candidates cannot be told apart, so that case raises instead of guessing.
     """
     if earlier.execution_id is not None:
         return next((e for e in executions if e.execution_id == str(earlier.execution_id)), None)
-    candidates = executions_started_since(executions, earlier.not_before)
+    candidates = executions_a_request_may_have_started(
+        executions, earlier.not_before, earlier.run_type, earlier.known_before or ()
+    )
     queued = [e for e in candidates if e.start_time is None]
-    if len(queued) > 1:
+    if queued and earlier.known_before is None:
+        # Without the list of what existed before that POST, a queued execution's age is unknown:
+        # it may be another caller's. Neither adopt it nor start a second backup.
         ids = ", ".join(e.execution_id for e in queued)
         raise BaasExecuteOutcomeUnknown(
-            str(queued[0].job_id), "?", f"several queued executions could be an earlier try's: {ids}"
+            str(queued[0].job_id),
+            "?",
+            f"queued executions {ids} could be an earlier try's or another caller's",
+        )
+    if len(candidates) > 1 and earlier.known_before is not None:
+        # That POST started at most one of them; another caller started the others meanwhile.
+        ids = ", ".join(e.execution_id for e in candidates)
+        raise BaasExecuteOutcomeUnknown(
+            str(candidates[0].job_id), "?", f"executions {ids} all started since an earlier try's request"
         )
     if queued:
         return queued[0]
+    # Known only by the first try's start time: the newest is the last try's.
     return max(candidates, key=lambda e: e.start_time) if candidates else None  # type: ignore[arg-type,return-value]
 
 

@@ -7,13 +7,17 @@ result or exception, identically for every caller.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_baas._compat import AirflowTaskTimeout
 from airflow_provider_baas.errors import (
+    BaasConflictError,
     BaasError,
+    BaasExecuteOutcomeUnknown,
     BaasExecutionFailed,
     BaasInvalidEvent,
     BaasValidationError,
@@ -25,15 +29,18 @@ from airflow_provider_baas.polling import (
     FINAL_STATES,
     SUCCESS,
     TIMEOUT,
+    DeadlineKind,
     Decision,
     ExecutionWatch,
     PollingPolicy,
+    is_transient,
     log_wait,
 )
 from airflow_provider_baas.status import Outcome, StatusPolicy
 
 if TYPE_CHECKING:
     from airflow_provider_baas.hooks.baas import BaasHook
+    from airflow_provider_baas.models import Execution
 
 NO_CANCEL = (
     "The BaaS API has no cancel endpoint: execution {execution_id} of job {job_id} goes on on the server. "
@@ -48,9 +55,14 @@ def seconds(value: float | timedelta | None, name: str) -> float | None:
     if value is None:
         return None
     result = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(result, bool) or not isinstance(result, int | float) or result <= 0:
+    if (
+        isinstance(result, bool)
+        or not isinstance(result, int | float)
+        or not math.isfinite(result)
+        or result <= 0
+    ):
         raise BaasValidationError(
-            f"{name} must be a positive number of seconds or a timedelta, got {value!r}"
+            f"{name} must be a positive, finite number of seconds or a timedelta, got {value!r}"
         )
     return float(result)
 
@@ -138,11 +150,20 @@ def task_deadline(context: Any, execution_timeout: timedelta | None) -> float | 
     return start.timestamp() + execution_timeout.total_seconds()
 
 
-def binding_deadline(wait_deadline: float | None, task_deadline_: float | None) -> tuple[float | None, str]:
-    """The earlier of the wait deadline and the task deadline, and its kind."""
-    if task_deadline_ is not None and (wait_deadline is None or task_deadline_ < wait_deadline):
-        return task_deadline_, "execution_timeout"
-    return wait_deadline, "timeout"
+def wait_deadline(
+    context: Any, timeout: float | None, execution_timeout: timedelta | None, now: float | None = None
+) -> tuple[float | None, DeadlineKind]:
+    """The one deadline of every wait (epoch seconds, None = none) and which limit it is.
+
+    The earlier of ``now + timeout`` and the end of ``execution_timeout``. The hook's retries are
+    bound by it too (``BaasHook.retry_deadline``), so no retry outlives the wait it serves.
+    """
+    start = time.time() if now is None else now
+    wait_end = start + timeout if timeout else None
+    task_end = task_deadline(context, execution_timeout)
+    if task_end is not None and (wait_end is None or task_end < wait_end):
+        return task_end, DeadlineKind.EXECUTION_TIMEOUT
+    return wait_end, DeadlineKind.TIMEOUT
 
 
 def defer_timeout(deadline: float | None) -> timedelta | None:
@@ -164,8 +185,16 @@ def decision_from_event(event: Any) -> Decision:
     return Decision(state, str(event.get("message") or state), execution=execution)
 
 
-def raise_for_decision(decision: Decision, job_id: str, execution_id: str, log: Any) -> dict[str, Any]:
-    """The final record on success; otherwise the exception that tells the DAG author why."""
+def conclude(
+    decision: Decision,
+    job_id: str,
+    execution_id: str,
+    deadline_kind: str,
+    log: Any,
+    on_timeout: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The end of every wait, blocking or resumed: the final record on success, else the exception
+    that tells the DAG author why. ``on_timeout`` (a sensor's) handles the wait's own timeout."""
     if decision.state == SUCCESS:
         log.info("%s", decision.message)
         return dict(decision.execution or {})
@@ -173,6 +202,10 @@ def raise_for_decision(decision: Decision, job_id: str, execution_id: str, log: 
         raise BaasExecutionFailed(decision.message)
     if decision.state == TIMEOUT:
         log.error("%s %s", decision.message, NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
+        if deadline_kind == DeadlineKind.EXECUTION_TIMEOUT:
+            raise AirflowTaskTimeout(f"execution_timeout reached: {decision.message}")
+        if on_timeout is not None:
+            on_timeout(decision.message)
         raise BaasWaitTimeout(decision.message)
     if decision.state == ERROR:
         raise BaasError(decision.message)
@@ -202,36 +235,135 @@ class ExecutionRunnerMixin:
 
     # -- starting, or attaching to what an earlier try of this task instance started
 
-    def _attach_or_start(self, hook: BaasHook, context: Any, job_id: str, run_type: str, site: str) -> str:
+    def _attach_or_start(
+        self,
+        hook: BaasHook,
+        context: Any,
+        job_id: str,
+        run_type: str,
+        site: str,
+        history: list[Execution] | None = None,
+        join_on_conflict: bool = False,
+    ) -> str:
+        """The execution this task instance owns: the one an earlier try started, else a new one.
+
+        :param history: the job's executions, listed before any POST of this try (listed here if None).
+        :param join_on_conflict: on a 409 ("already running"), wait for the running execution.
+        """
+        ledger = self._ledger(context, job_id, site)
+        earlier = ledger.earlier_start() if self.reattach else None
+        if history is None:
+            history = self._history_before_start(hook, job_id, site, required=earlier is not None)
+        if earlier is not None:
+            reattached = self._reattach(earlier, history or [], job_id)
+            if reattached is not None:
+                return reattached
+        return self._start(hook, ledger, job_id, run_type, site, history, join_on_conflict)
+
+    def _history_before_start(
+        self, hook: BaasHook, job_id: str, site: str, required: bool
+    ) -> list[Execution] | None:
+        """The job's executions before this try's POST: what a lost answer must not be taken for.
+
+        Reattaching needs them; otherwise a transient failure to list them does not stop the
+        start (a lost answer is then matched by its time alone, and never to a queued execution).
+        """
+        try:
+            return hook.list_job_executions(job_id, site)
+        except BaasError as exc:
+            if required or not is_transient(exc):
+                raise
+            self.log.warning("Could not list BaaS job %s's executions before starting it: %s", job_id, exc)
+            return None
+
+    def _reattach(self, earlier: Any, history: list[Execution], job_id: str) -> str | None:
         from airflow_provider_baas.reattach import pick_earlier_execution
 
-        ledger = self._ledger(context, job_id, site)
-        if self.reattach and (earlier := ledger.earlier_start()) is not None:
-            found = pick_earlier_execution(earlier, hook.list_job_executions(job_id, site))
-            if found is not None:
-                if self.status_policy.classify(found.status) is not Outcome.FAILED:
-                    self.log.warning(
-                        "Reattaching to execution %s of BaaS job %s (status %s, started %s): an earlier try "
-                        "of this task instance started it (found via %s); not starting another.",
-                        found.execution_id,
-                        job_id,
-                        found.status,
-                        found.start_time,
-                        earlier.source,
-                    )
-                    return found.execution_id
-                self.log.warning(
-                    "Execution %s of BaaS job %s from an earlier try ended %s (%s): starting a new one.",
-                    found.execution_id,
-                    job_id,
-                    found.status,
-                    found.status_detail or "no detail",
-                )
+        found = pick_earlier_execution(earlier, history)
+        if found is None and earlier.execution_id is not None:
+            # The server answered 202 with this id: a listing that lags behind is no reason to
+            # start another. The wait's not-found grace covers the lag.
+            self.log.warning(
+                "Reattaching to execution %s of BaaS job %s that an earlier try started (found via %s); "
+                "it is not listed yet.",
+                earlier.execution_id,
+                job_id,
+                earlier.source,
+            )
+            return str(earlier.execution_id)
+        if found is None:
+            return None
+        if self.status_policy.classify(found.status) is Outcome.FAILED:
+            self.log.warning(
+                "Execution %s of BaaS job %s from an earlier try ended %s (%s): starting a new one.",
+                found.execution_id,
+                job_id,
+                found.status,
+                found.status_detail or "no detail",
+            )
+            return None
+        self.log.warning(
+            "Reattaching to execution %s of BaaS job %s (status %s, started %s): an earlier try "
+            "of this task instance started it (found via %s); not starting another.",
+            found.execution_id,
+            job_id,
+            found.status,
+            found.start_time,
+            earlier.source,
+        )
+        return found.execution_id
+
+    def _start(
+        self,
+        hook: BaasHook,
+        ledger: Any,
+        job_id: str,
+        run_type: str,
+        site: str,
+        history: list[Execution] | None,
+        join_on_conflict: bool,
+    ) -> str:
         sent_at = datetime.now(UTC)
-        ledger.remember_sending(sent_at)
-        execution_id = hook.execute_job(job_id, run_type, site)
+        ledger.remember_sending(sent_at, run_type, history)
+        known_before = None if history is None else [e.execution_id for e in history]
+        try:
+            execution_id = hook.execute_job(job_id, run_type, site, known_before=known_before)
+        except BaasConflictError:
+            ledger.forget()  # refused: nothing of this task instance runs
+            if not join_on_conflict:
+                raise
+            return self._join_after_conflict(hook, ledger, job_id, site, sent_at)
         ledger.remember_started(sent_at, execution_id)
         return execution_id
+
+    def _join_after_conflict(
+        self, hook: BaasHook, ledger: Any, job_id: str, site: str, sent_at: datetime
+    ) -> str:
+        """The execution a 409 ("already running") refers to: the running one, looked for as a
+        lost answer is (the listing may lag); or one that ended since, if it ended in success."""
+        from airflow_provider_baas.freshness import execution_to_join_after_conflict
+        from airflow_provider_baas.hooks import baas as hook_module
+
+        for attempt in range(1, hook_module.EXECUTE_LOOKUP_ATTEMPTS + 1):
+            if attempt > 1:
+                time.sleep(hook_module.EXECUTE_LOOKUP_INTERVAL)
+            executions = hook.list_job_executions(job_id, site)
+            found = execution_to_join_after_conflict(executions, self.status_policy, sent_at)
+            if found is not None:
+                self.log.warning(
+                    "BaaS job %s is already running (409 on execute): joining execution %s (%s)",
+                    job_id,
+                    found.execution_id,
+                    found.status,
+                )
+                ledger.remember_started(sent_at, found.execution_id)
+                return found.execution_id
+        raise BaasExecuteOutcomeUnknown(
+            job_id,
+            site,
+            "the execute request was refused with 409 (already running), yet no execution "
+            "is listed as running",
+        )
 
     def _ledger(self, context: Any, job_id: str, site: str) -> Any:
         from airflow_provider_baas.reattach import ExecutionLedger
@@ -240,10 +372,9 @@ class ExecutionRunnerMixin:
 
     # -- waiting
 
-    def _watch(self, context: Any, job_id: str, execution_id: str) -> tuple[ExecutionWatch, str]:
-        """The watch, and which deadline binds it ("timeout" or "execution_timeout")."""
-        wait_deadline = time.time() + self.timeout if self.timeout else None
-        deadline, kind = binding_deadline(wait_deadline, task_deadline(context, self.execution_timeout))
+    def _watch(self, context: Any, job_id: str, execution_id: str) -> tuple[ExecutionWatch, DeadlineKind]:
+        """The watch, and which deadline binds it."""
+        deadline, kind = wait_deadline(context, self.timeout, self.execution_timeout)
         watch = ExecutionWatch(
             job_id=job_id,
             execution_id=execution_id,
@@ -272,23 +403,22 @@ class ExecutionRunnerMixin:
             except AirflowTaskTimeout:
                 self.log.error("%s", NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
                 raise
-        return self._conclude(decision, job_id, execution_id, deadline_kind)
+        return self._conclude(context, decision, job_id, execution_id, site, deadline_kind)
 
     def _resume(self, context: Any, event: Any) -> dict[str, Any]:
         """After the trigger: validate the event and conclude like the blocking path."""
         decision = decision_from_event(event)
         job_id, execution_id = str(event["job_id"]), str(event["execution_id"])
-        record = self._conclude(decision, job_id, execution_id, str(event.get("deadline_kind") or "timeout"))
-        self._ledger(context, job_id, str(event.get("site_id") or "")).forget()
-        return record
+        site = str(event.get("site_id") or "")
+        kind = str(event.get("deadline_kind") or DeadlineKind.TIMEOUT)
+        return self._conclude(context, decision, job_id, execution_id, site, kind)
 
     def _conclude(
-        self, decision: Decision, job_id: str, execution_id: str, deadline_kind: str
+        self, context: Any, decision: Decision, job_id: str, execution_id: str, site: str, deadline_kind: str
     ) -> dict[str, Any]:
-        if decision.state == TIMEOUT and deadline_kind == "execution_timeout":
-            self.log.error("%s", NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
-            raise AirflowTaskTimeout(f"execution_timeout reached: {decision.message}")
-        record = raise_for_decision(decision, job_id, execution_id, self.log)
+        """Every path that ends a wait ends here; on success the task instance forgets what it owned."""
+        record = conclude(decision, job_id, execution_id, deadline_kind, self.log)
+        self._ledger(context, job_id, site).forget()
         record.setdefault("execution_id", execution_id)
         record.setdefault("job_id", job_id)
         return record

@@ -14,7 +14,8 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -56,7 +57,12 @@ from airflow_provider_baas.hooks.transport import (
     to_api_error,
     transport_error,
 )
-from airflow_provider_baas.models import Execution, Job, executions_started_since
+from airflow_provider_baas.models import (
+    Execution,
+    Job,
+    executions_a_request_may_have_started,
+    executions_started_since,
+)
 from airflow_provider_baas.secrets import SecretSet
 
 log = logging.getLogger(__name__)
@@ -74,6 +80,15 @@ EXECUTE_LOOKUP_ATTEMPTS = 4
 EXECUTE_LOOKUP_INTERVAL = 5.0
 # Tolerated difference between our clock and the API's when matching "started after we sent it".
 CLOCK_SKEW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class LostAnswer:
+    """What a lookup after a lost execute answer knows: the run type sent, and the executions
+    listed before the request (None: not listed)."""
+
+    run_type: str
+    known_before: frozenset[str] | None
 
 
 # Parsed connections shared per event loop (see BaasHook.aconfig), at most this many per loop.
@@ -248,9 +263,20 @@ class BaasHook(BaseHook):
     def get_job(self, job_id: Any, site_id: str | None = None) -> Job:
         return self._run(self._plan_get_job(job_id, site_id))
 
-    def execute_job(self, job_id: Any, run_type: str = "FULL", site_id: str | None = None) -> str:
-        """Start a job; returns the execution id. Never re-sends a request that may have started one."""
-        return self._run(self._plan_execute_job(job_id, run_type, site_id))
+    def execute_job(
+        self,
+        job_id: Any,
+        run_type: str = "FULL",
+        site_id: str | None = None,
+        known_before: Iterable[str] | None = None,
+    ) -> str:
+        """Start a job; returns the execution id. Never re-sends a request that may have started one.
+
+        :param known_before: ids of the job's executions listed before this call. When the answer
+            is lost, the execution it started is looked for among the others; without them, a
+            queued execution (no start time) cannot be told from another caller's and is not taken.
+        """
+        return self._run(self._plan_execute_job(job_id, run_type, site_id, known_before))
 
     def list_executions(self, site_id: str | None = None) -> list[Execution]:
         return self._run(self._plan_list_executions(None, site_id))
@@ -303,8 +329,14 @@ class BaasHook(BaseHook):
     async def aget_job(self, job_id: Any, site_id: str | None = None) -> Job:
         return await self._arun(self._plan_get_job(job_id, site_id))
 
-    async def aexecute_job(self, job_id: Any, run_type: str = "FULL", site_id: str | None = None) -> str:
-        return await self._arun(self._plan_execute_job(job_id, run_type, site_id))
+    async def aexecute_job(
+        self,
+        job_id: Any,
+        run_type: str = "FULL",
+        site_id: str | None = None,
+        known_before: Iterable[str] | None = None,
+    ) -> str:
+        return await self._arun(self._plan_execute_job(job_id, run_type, site_id, known_before))
 
     async def alist_executions(self, site_id: str | None = None) -> list[Execution]:
         return await self._arun(self._plan_list_executions(None, site_id))
@@ -439,9 +471,14 @@ class BaasHook(BaseHook):
         spec = RequestSpec("GET", f"{self._site_path(None)}/jobs", {"page": 1, "page-size": 1})
         return len(self._json_list(spec, (yield spec)))
 
-    def _plan_execute_job(self, job_id: Any, run_type: str, site_id: str | None) -> Plan[str]:
+    def _plan_execute_job(
+        self, job_id: Any, run_type: str, site_id: str | None, known_before: Iterable[str] | None = None
+    ) -> Plan[str]:
         job = validate_job_id(job_id)
         body = {"run_type": normalise_run_type(run_type)}
+        lost = LostAnswer(
+            body["run_type"], None if known_before is None else frozenset(map(str, known_before))
+        )
         site = self.resolve_site_id(site_id)
         spec = RequestSpec(
             "POST",
@@ -461,21 +498,33 @@ class BaasHook(BaseHook):
                 job,
                 reason,
             )
-            return (yield from self._plan_recover_execution(job, site, sent_at, reason))
+            return (yield from self._plan_recover_execution(job, site, sent_at, reason, lost))
         execution_id = (response.headers.get("x-resource-id") or "").strip()
         if execution_id:
             log.info("Started BaaS job %s on site %s: execution %s", job, site, execution_id)
             return execution_id
         log.warning("Execute of BaaS job %s answered HTTP %s without x-resource-id", job, response.status)
         return (
-            yield from self._plan_recover_execution(job, site, sent_at, "the answer had no x-resource-id")
+            yield from self._plan_recover_execution(
+                job, site, sent_at, "the answer had no x-resource-id", lost
+            )
         )
 
-    def _plan_recover_execution(self, job: str, site: str, sent_at: datetime, reason: str) -> Plan[str]:
-        """Find the execution a lost execute answer started; never re-send the POST."""
+    def _plan_recover_execution(
+        self, job: str, site: str, sent_at: datetime, reason: str, lost: LostAnswer
+    ) -> Plan[str]:
+        """Find the execution a lost execute answer started; never re-send the POST.
+
+        Never one listed before the POST or of another run type (see
+        ``executions_a_request_may_have_started``).
+        """
         since = sent_at - CLOCK_SKEW
         last_error = ""
-        for attempt in range(1, EXECUTE_LOOKUP_ATTEMPTS + 1):
+        sighted: str | None = None
+        # One look more than the attempts when the last one first saw a candidate: see below.
+        for attempt in range(1, EXECUTE_LOOKUP_ATTEMPTS + 2):
+            if attempt > EXECUTE_LOOKUP_ATTEMPTS and sighted is None:
+                break
             if attempt > 1:
                 yield Sleep(EXECUTE_LOOKUP_INTERVAL)
             try:
@@ -483,8 +532,15 @@ class BaasHook(BaseHook):
             except BaasError as exc:
                 last_error = f"; listing executions failed: {exc}"
                 continue
-            candidates = executions_started_since(executions, since)
-            if len(candidates) == 1:
+            candidates = executions_a_request_may_have_started(
+                executions, since, lost.run_type, lost.known_before
+            )
+            if len(candidates) > 1:
+                ids = ", ".join(c.execution_id for c in candidates)
+                raise BaasExecuteOutcomeUnknown(
+                    job, site, f"{reason}; several executions started since: {ids}"
+                )
+            if len(candidates) == 1 and candidates[0].execution_id == sighted:
                 found = candidates[0]
                 log.warning(
                     "Recovered execution %s of BaaS job %s (started %s) after: %s",
@@ -494,11 +550,9 @@ class BaasHook(BaseHook):
                     reason,
                 )
                 return found.execution_id
-            if len(candidates) > 1:
-                ids = ", ".join(c.execution_id for c in candidates)
-                raise BaasExecuteOutcomeUnknown(
-                    job, site, f"{reason}; several executions started since: {ids}"
-                )
+            # A listing that lags may show another caller's run, started just before ours, while
+            # ours is not listed yet: a candidate counts once a second look shows it alone again.
+            sighted = candidates[0].execution_id if candidates else None
             last_error = f"; no execution of the job started since {since.isoformat()}"
         raise BaasExecuteOutcomeUnknown(job, site, reason + last_error)
 

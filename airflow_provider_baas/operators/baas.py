@@ -126,7 +126,6 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
             self._ledger(context, job_id, site).forget()
             return execution_id
         record = self._wait(hook, context, job_id, execution_id, site)
-        self._ledger(context, job_id, site).forget()
         return self._with_assets(context, site, record)
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_baas._compat import (
     AirflowSensorTimeout,
@@ -28,29 +28,30 @@ from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
 from airflow_provider_baas.errors import BaasError, BaasInvalidEvent, BaasLookupError
 from airflow_provider_baas.polling import (
     DEFAULT_POLL_INTERVAL,
-    SUCCESS,
-    TIMEOUT,
+    DeadlineKind,
+    Decision,
     ExecutionWatch,
     PollingPolicy,
+    WaitState,
 )
 from airflow_provider_baas.status import StatusPolicy
 from airflow_provider_baas.waiting import (
     ExecutionRunnerMixin,
-    binding_deadline,
     check_one_job_reference,
+    conclude,
     decision_from_event,
     defer_timeout,
     make_trigger,
     poll_once,
-    raise_for_decision,
     resolve_job_id,
     seconds,
-    task_deadline,
+    wait_deadline,
 )
 
 if TYPE_CHECKING:
     from airflow_provider_baas.freshness import Verdict
     from airflow_provider_baas.hooks.baas import BaasHook
+    from airflow_provider_baas.models import Execution
 
 
 class BaasSensorMixin:
@@ -65,8 +66,14 @@ class BaasSensorMixin:
     never_fail: bool
     exponential_backoff: bool
     poke_interval: float
+    timeout: float
     baas_conn_id: str
     site_id: str | None
+
+    def _check_sensor_arguments(self) -> None:
+        """Refuse, when the DAG is parsed, what would only fail (or overflow) once the task runs."""
+        seconds(self.poke_interval, "poke_interval")
+        seconds(self.timeout, "timeout")
 
     @cached_property
     def hook(self) -> BaasHook:
@@ -102,8 +109,9 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
 
     :param job_id: the job. Exactly one of ``job_id`` and ``job_name``.
     :param job_name: the job's exact name, resolved when the task runs.
-    :param execution_id: the execution to wait for (default: the job's latest execution), e.g.
-        ``"{{ ti.xcom_pull(task_ids='backup', key='execution_id') }}"``.
+    :param execution_id: the execution to wait for (default: the job's latest execution when the
+        task instance first pokes; it keeps waiting for that one across reschedules and retries),
+        e.g. ``"{{ ti.xcom_pull(task_ids='backup', key='execution_id') }}"``.
     :param site_id: the BaaS site (default: the connection's ``site_id``).
     :param success_statuses: statuses that mean success (default ``{"SUCCESSFUL"}``), any case.
     :param failure_statuses: statuses that mean failure (default FAILED, ABORTED, ERROR, CANCELLED, WARNING).
@@ -132,6 +140,7 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         check_one_job_reference(job_id, job_name)
+        self._check_sensor_arguments()
         self.job_id = job_id
         self.job_name = job_name
         self.execution_id = execution_id
@@ -140,28 +149,64 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.baas_conn_id = baas_conn_id
         self._watch: ExecutionWatch | None = None
+        self._memory: Any = None
 
     @property
     def polling(self) -> PollingPolicy:
         return PollingPolicy(poll_interval=float(self.poke_interval))
 
-    def _target(self) -> ExecutionWatch:
-        """The execution to watch, resolved once per sensor instance (and never at parse time)."""
+    def _target(self, context: Any) -> ExecutionWatch:
+        """The execution to watch, resolved once per task instance (and never at parse time).
+
+        Reschedule mode builds a new sensor for every poke, and a retry is a new try: both find
+        what the first poke resolved, and when it poked, in the task instance's memory.
+        """
         if self._watch is None:
+            from airflow_provider_baas.reattach import WatchMemory
+
             hook = self.hook
             site = hook.resolve_site_id(self.site_id)
             job_id = resolve_job_id(hook, self.job_id, self.job_name, site)
-            execution_id = (
-                str(self.execution_id) if self.execution_id else self._latest_execution(job_id, site)
+            ledger = self._ledger(context, job_id, site)
+            memory = ledger.watched()
+            asked = str(self.execution_id) if self.execution_id else None
+            if memory is None or (asked is not None and memory.execution_id != asked):
+                memory = WatchMemory(asked or self._latest_execution(job_id, site), time.time())
+                ledger.remember_watch(memory)
+            self.log.info(
+                "Waiting for BaaS execution %s of job %s on site %s", memory.execution_id, job_id, site
             )
-            self.log.info("Waiting for BaaS execution %s of job %s on site %s", execution_id, job_id, site)
             self._watch = ExecutionWatch(
                 job_id=job_id,
-                execution_id=execution_id,
+                execution_id=memory.execution_id,
                 status_policy=self.status_policy,
                 polling=self.polling,
+                started_at=memory.first_poke,
+                consecutive_errors=memory.errors,
+                last_good_poll=memory.errors_since,
             )
+            self._memory = (ledger, memory)
         return self._watch
+
+    def _ledger(self, context: Any, job_id: str, site: str) -> Any:
+        from airflow_provider_baas.reattach import ExecutionLedger
+
+        return ExecutionLedger(context, job_id, site)
+
+    def _remember_errors(self, watch: ExecutionWatch) -> None:
+        """Keep the error streak across reschedules, so the error budget ends there too.
+
+        Written only when the streak changes: a healthy wait writes nothing per poke.
+        """
+        from dataclasses import replace
+
+        ledger, memory = self._memory
+        errors = watch.consecutive_errors
+        since = (watch.last_good_poll or watch.observing_since) if errors else None
+        if (errors, since) != (memory.errors, memory.errors_since):
+            memory = replace(memory, errors=errors, errors_since=since)
+            ledger.remember_watch(memory)
+            self._memory = (ledger, memory)
 
     def _latest_execution(self, job_id: str, site: str) -> str:
         job = self.hook.get_job(job_id, site)
@@ -174,17 +219,17 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         return max(dated, key=lambda e: e.start_time).execution_id  # type: ignore[arg-type,return-value]
 
     def poke(self, context: Any) -> Any:
-        watch = self._target()
-        decision = poll_once(self.hook, watch, self.hook.resolve_site_id(self.site_id), self.log)
-        if decision.state == SUCCESS:
-            return poke_return_value(
-                True, raise_for_decision(decision, watch.job_id, watch.execution_id, self.log)
-            )
+        watch = self._target(context)
+        site = self.hook.resolve_site_id(self.site_id)
+        decision = poll_once(self.hook, watch, site, self.log)
         if not decision.final:
+            self._remember_errors(watch)
             self.log.info("%s", decision.message)
             return False
-        raise_for_decision(decision, watch.job_id, watch.execution_id, self.log)
-        return False  # not reached: raise_for_decision raises for every non-success final state
+        record = self._conclude(
+            context, decision, DeadlineKind.TIMEOUT, watch.job_id, watch.execution_id, site
+        )
+        return poke_return_value(True, record)
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
@@ -192,10 +237,8 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         first = self.poke(context)
         if first:
             return first.xcom_value
-        watch = self._target()
-        watch.deadline, deadline_kind = binding_deadline(
-            time.time() + float(self.timeout), task_deadline(context, self.execution_timeout)
-        )
+        watch = self._target(context)
+        watch.deadline, deadline_kind = wait_deadline(context, float(self.timeout), self.execution_timeout)
         self.defer(
             trigger=make_trigger(watch, self.site_id, self.baas_conn_id, self.polling, deadline_kind),
             method_name="execute_complete",
@@ -205,21 +248,29 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         decision = decision_from_event(event)
-        if decision.state == TIMEOUT and event.get("deadline_kind") == "execution_timeout":
-            raise AirflowTaskTimeout(f"execution_timeout reached: {decision.message}")
-        if decision.state == TIMEOUT:
-            self._timed_out(decision.message)
-        return raise_for_decision(decision, str(event["job_id"]), str(event["execution_id"]), self.log)
+        job_id, execution_id = str(event["job_id"]), str(event["execution_id"])
+        site = str(event.get("site_id") or "") or self.hook.resolve_site_id(self.site_id)
+        kind = str(event.get("deadline_kind") or DeadlineKind.TIMEOUT)
+        return self._conclude(context, decision, kind, job_id, execution_id, site)
+
+    def _conclude(
+        self, context: Any, decision: Decision, deadline_kind: str, job_id: str, execution_id: str, site: str
+    ) -> dict[str, Any]:
+        """Every path that ends the wait; on success the task instance forgets its execution."""
+        record = conclude(decision, job_id, execution_id, deadline_kind, self.log, on_timeout=self._timed_out)
+        self._ledger(context, job_id, site).forget()
+        return record
 
 
 class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSensorOperator):
     """Pre-ETL gate: passes when the job's latest successful backup finished within ``max_age``.
 
     With ``trigger_if_stale=True`` it makes the backup itself when the last good one is too old or
-    the newest execution failed: it waits for a backup already running, else starts one (same
-    reattach, status and timeout rules as ``BaasExecuteJobOperator``), waits for it, then passes.
-    Without it, a stale backup keeps the sensor waiting until another process makes a fresh one,
-    and the sensor's ``timeout`` ends as ``AirflowSensorTimeout`` (a skip under ``soft_fail``).
+    the newest execution failed: it waits for a backup already running (queued ones too; a 409
+    "already running" on execute is joined the same way), else starts one (same reattach, status
+    and timeout rules as ``BaasExecuteJobOperator``), waits for it, then passes. Without it, a
+    stale backup keeps the sensor waiting until another process makes a fresh one, and the
+    sensor's ``timeout`` ends as ``AirflowSensorTimeout`` (a skip under ``soft_fail``).
 
     Returns the record of the backup that made the gate pass, plus ``"backup_started"``. Asset
     aliases in ``outlets`` receive an event for the job's ``baas://`` asset only when the gate ran
@@ -253,6 +304,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     ) -> None:
         super().__init__(**kwargs)
         check_one_job_reference(job_id, job_name)
+        self._check_sensor_arguments()
         self.max_age = seconds(max_age, "max_age")
         self.job_id = job_id
         self.job_name = job_name
@@ -269,13 +321,9 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     def polling(self) -> PollingPolicy:
         return PollingPolicy(poll_interval=self.poll_interval)
 
-    @property
-    def timeout_seconds(self) -> float:
-        return float(self.timeout)
-
     # -- the freshness rule
 
-    def _assess(self) -> Verdict:
+    def _assess(self, context: Any) -> GateState:
         # Imported when the task runs, not when the DAG file is parsed (pulls in the API models).
         from airflow_provider_baas.freshness import judge_freshness
         from airflow_provider_baas.hooks.baas import normalise_run_type
@@ -284,71 +332,86 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         hook = self.hook
         site = hook.resolve_site_id(self.site_id)
         job_id = resolve_job_id(hook, self.job_id, self.job_name, site)
-        self._job = (job_id, site)
-        executions = hook.list_job_executions(job_id, site)
+        history = hook.list_job_executions(job_id, site)
+        earlier = self._ledger(context, job_id, site).earlier_start() if self.reattach else None
         verdict = judge_freshness(
-            executions, self.status_policy, float(self.max_age or 0), datetime.now(UTC), self.trigger_if_stale
+            history,
+            self.status_policy,
+            float(self.max_age or 0),
+            datetime.now(UTC),
+            self.trigger_if_stale,
+            owned=earlier.execution_id if earlier is not None else None,
         )
         self.log.info("BaaS job %s: %s: %s", job_id, verdict.kind, verdict.reason)
-        return verdict
+        return GateState(job_id, site, history, verdict)
 
-    def _execution_to_wait_for(self, context: Any, verdict: Verdict) -> str:
+    def _execution_to_wait_for(self, context: Any, state: GateState) -> str:
         from airflow_provider_baas.freshness import JOIN
         from airflow_provider_baas.hooks.baas import normalise_run_type
 
-        if verdict.kind == JOIN and verdict.execution is not None:
-            return verdict.execution.execution_id
-        job_id, site = self._job
-        return self._attach_or_start(self.hook, context, job_id, normalise_run_type(self.run_type), site)
+        if state.verdict.kind == JOIN and state.verdict.execution is not None:
+            joined = state.verdict.execution.execution_id
+            # Remembered like a started one: a retry waits for this one while it runs.
+            self._ledger(context, state.job_id, state.site).remember_started(datetime.now(UTC), joined)
+            return joined
+        run_type = normalise_run_type(self.run_type)
+        return self._attach_or_start(
+            self.hook, context, state.job_id, run_type, state.site, state.history, join_on_conflict=True
+        )
 
-    def _fresh_record(self, verdict: Verdict) -> dict[str, Any]:
-        assert verdict.execution is not None
-        return {**verdict.execution.to_dict(), "backup_started": False}
+    def _pass_fresh(self, context: Any, job_id: str, site: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Pass on someone else's fresh backup; what an earlier try of this task instance started
+        (and did not see end) is forgotten too: the task instance succeeded."""
+        self._ledger(context, job_id, site).forget()
+        return {**record, "backup_started": False}
+
+    def _fresh_record(self, context: Any, state: GateState) -> dict[str, Any]:
+        assert state.verdict.execution is not None
+        return self._pass_fresh(context, state.job_id, state.site, state.verdict.execution.to_dict())
+
+    def _run_backup(self, context: Any, state: GateState) -> dict[str, Any]:
+        execution_id = self._execution_to_wait_for(context, state)
+        record = self._wait(self.hook, context, state.job_id, execution_id, state.site)
+        return self._backup_done(context, state.job_id, state.site, record)
 
     # -- poke / reschedule modes
 
     def poke(self, context: Any) -> Any:
-        from airflow_provider_baas.freshness import FRESH, STALE
+        from airflow_provider_baas.freshness import FRESH_CHOICE, STALE
 
-        verdict = self._assess()
-        if verdict.kind == FRESH:
-            return poke_return_value(True, self._fresh_record(verdict))
-        if verdict.kind == STALE:
+        state = self._assess(context)
+        if state.verdict.kind == FRESH_CHOICE:
+            return poke_return_value(True, self._fresh_record(context, state))
+        if state.verdict.kind == STALE:
             return False
-        execution_id = self._execution_to_wait_for(context, verdict)
-        record = self._wait(self.hook, context, self._job[0], execution_id, self._job[1])
-        return poke_return_value(True, self._backup_done(context, record))
+        return poke_return_value(True, self._run_backup(context, state))
 
     # -- deferrable mode
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        return self._check_deferrable(context)
+        from airflow_provider_baas.freshness import FRESH_CHOICE, STALE
 
-    def _check_deferrable(self, context: Any) -> Any:
-        from airflow_provider_baas.freshness import FRESH, STALE
+        state = self._assess(context)
+        if state.verdict.kind == FRESH_CHOICE:
+            return self._fresh_record(context, state)
+        if state.verdict.kind == STALE:
+            self._defer_until_fresh(context, state)
+        return self._run_backup(context, state)
 
-        verdict = self._assess()
-        if verdict.kind == FRESH:
-            return self._fresh_record(verdict)
-        if verdict.kind == STALE:
-            self._defer_until_fresh()
-        execution_id = self._execution_to_wait_for(context, verdict)
-        record = self._wait(self.hook, context, self._job[0], execution_id, self._job[1])
-        return self._backup_done(context, record)
-
-    def _defer_until_fresh(self) -> None:
+    def _defer_until_fresh(self, context: Any, state: GateState) -> None:
         from airflow_provider_baas.triggers.baas import BaasFreshnessTrigger
 
-        job_id, site = self._job
-        deadline = time.time() + self.timeout_seconds
+        deadline, deadline_kind = wait_deadline(context, float(self.timeout), self.execution_timeout)
+        assert deadline is not None  # a sensor's timeout is always set
         self.defer(
             trigger=BaasFreshnessTrigger(
-                job_id=job_id,
-                site_id=site,
+                job_id=state.job_id,
+                site_id=state.site,
                 max_age=float(self.max_age or 0),
                 deadline=deadline,
+                deadline_kind=deadline_kind,
                 baas_conn_id=self.baas_conn_id,
                 poll_interval=float(self.poke_interval),
                 **self.status_policy.to_kwargs(),
@@ -358,27 +421,41 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         )
 
     def execute_fresh(self, context: Any, event: Any = None) -> Any:
-        """Back from BaasFreshnessTrigger: a fresh backup appeared, or the sensor timed out."""
-        if not isinstance(event, dict) or event.get("status") not in ("fresh", "timeout", "error"):
+        """Back from BaasFreshnessTrigger: a fresh backup appeared, the deadline passed, or an error."""
+        if not isinstance(event, dict) or event.get("status") not in FRESHNESS_EVENT_STATES:
             raise BaasInvalidEvent(f"Unknown BaaS freshness event: {event!r}")
-        if event["status"] == "timeout":
-            self._timed_out(str(event.get("message")))
-        if event["status"] == "error" or not isinstance(event.get("execution"), dict):
-            raise BaasError(str(event.get("message") or event))
-        return {**event["execution"], "backup_started": False}
+        message = str(event.get("message") or event)
+        if event["status"] == WaitState.TIMEOUT:
+            if event.get("deadline_kind") == DeadlineKind.EXECUTION_TIMEOUT:
+                raise AirflowTaskTimeout(f"execution_timeout reached: {message}")
+            self._timed_out(message)
+        if event["status"] == WaitState.ERROR or not isinstance(event.get("execution"), dict):
+            raise BaasError(message)
+        site = str(event.get("site_id") or self.hook.resolve_site_id(self.site_id))
+        return self._pass_fresh(context, str(event.get("job_id")), site, event["execution"])
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         record = self._resume(context, event)
-        job_id = str(event["job_id"])
-        self._job = (job_id, str(event.get("site_id") or self.hook.resolve_site_id(self.site_id)))
-        return self._backup_done(context, record)
+        site = str(event.get("site_id") or self.hook.resolve_site_id(self.site_id))
+        return self._backup_done(context, str(event["job_id"]), site, record)
 
-    def _backup_done(self, context: Any, record: dict[str, Any]) -> dict[str, Any]:
+    def _backup_done(self, context: Any, job_id: str, site: str, record: dict[str, Any]) -> dict[str, Any]:
         record = {**record, "backup_started": True}
         if self.outlets:
             from airflow_provider_baas.assets import emit_to_aliases
 
-            job_id, site = self._job
             host = self.hook.config.base_url.split("://", 1)[1].split("/", 1)[0]
             emit_to_aliases(context, list(self.outlets), host, site, job_id, record)
         return record
+
+
+class GateState(NamedTuple):
+    """What one look at the job told the gate: the job, its history, and the choice made on it."""
+
+    job_id: str
+    site: str
+    history: list[Execution]
+    verdict: Verdict
+
+
+FRESHNESS_EVENT_STATES = (WaitState.FRESH, WaitState.TIMEOUT, WaitState.ERROR)

@@ -1,8 +1,10 @@
-"""BaasExecutionTrigger: waits for a BaaS execution in the triggerer, fully async.
+"""The triggers: wait for a BaaS execution, or for a fresh backup, in the triggerer, fully async.
 
-Its kwargs hold no secret (only the connection id) and an *absolute* deadline, so a trigger
-re-created after a triggerer restart keeps the deadline of the original wait. It only reads, so
-two copies running at once (triggerer HA) reach the same single outcome.
+Both drive an I/O-free watch (``ExecutionWatch``, ``FreshnessWatch``) with one loop: deadline,
+error budget and polling schedule are the watch's. Their kwargs hold no secret (only the
+connection id) and an *absolute* deadline, so a trigger re-created after a triggerer restart keeps
+the deadline of the original wait. They only read, so two copies running at once (triggerer HA)
+reach the same single outcome.
 """
 
 from __future__ import annotations
@@ -11,23 +13,23 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
-from airflow_provider_baas.freshness import FRESH, judge_freshness
+from airflow_provider_baas.freshness import FreshnessWatch
 from airflow_provider_baas.polling import (
     DEFAULT_ERROR_WINDOW,
     DEFAULT_FIRST_INTERVAL,
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_POLL_INTERVAL,
+    DeadlineKind,
     Decision,
     ExecutionWatch,
     PollingPolicy,
+    WaitState,
     coalesced,
-    is_transient,
     log_wait,
 )
 from airflow_provider_baas.status import Outcome, StatusPolicy
@@ -59,67 +61,166 @@ def _shared_polling(poll_interval: float, first_interval: float) -> PollingPolic
     return PollingPolicy(poll_interval=poll_interval, first_interval=first_interval)
 
 
-class BaasExecutionTrigger(BaseTrigger):
+class BaasWaitTrigger(BaseTrigger):
+    """What both triggers share: the job, the deadline, the error budget, and the one wait loop.
+
+    A subclass says what to watch (``_watch``), what one poll reads (``_read``), how the watch
+    judges it (``_judge``), and what its event holds (``_event``).
+    """
+
+    # How many waits of this kind this process runs now (sizes the shared wake-up grid).
+    waiting = 0
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        site_id: str | None = None,
+        baas_conn_id: str = DEFAULT_CONN_ID,
+        deadline: float | None = None,
+        deadline_kind: str = DeadlineKind.TIMEOUT,
+        started_at: float | None = None,
+        success_statuses: list[str] | None = None,
+        failure_statuses: list[str] | None = None,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        error_window: float = DEFAULT_ERROR_WINDOW,
+    ) -> None:
+        """
+        :param deadline: absolute wall-clock deadline (epoch seconds), or None to wait forever.
+        :param deadline_kind: which limit the deadline is ("timeout" or "execution_timeout"), echoed
+            in events.
+        :param started_at: epoch seconds when the wait began (drives the polling schedule).
+        :param max_consecutive_errors: failed polls in a row the wait rides out.
+        :param error_window: seconds without a good poll the wait rides out.
+        """
+        super().__init__()
+        self.job_id = str(job_id)
+        self.site_id = site_id
+        self.baas_conn_id = baas_conn_id
+        self.deadline = deadline
+        self.deadline_kind = str(deadline_kind)
+        self.started_at = time.time() if started_at is None else started_at
+        self.status_policy = _status_policy(success_statuses, failure_statuses)
+        self.max_consecutive_errors = max_consecutive_errors
+        self.error_window = error_window
+
+    def _common_kwargs(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "site_id": self.site_id,
+            "baas_conn_id": self.baas_conn_id,
+            "deadline": self.deadline,
+            "deadline_kind": self.deadline_kind,
+            "started_at": self.started_at,
+            "max_consecutive_errors": self.max_consecutive_errors,
+            "error_window": self.error_window,
+            **self.status_policy.to_kwargs(),
+        }
+
+    def _classpath(self) -> str:
+        return f"{type(self).__module__}.{type(self).__qualname__}"
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_baas.hooks.baas import BaasHook
+        from airflow_provider_baas.hooks.transport import shared_session_lease
+
+        hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
+        hook.retry_deadline = self.deadline
+        watch = self._watch()
+        kind = type(self)
+        kind.waiting += 1
+        try:
+            async with shared_session_lease():
+                decision = await self._wait(hook, watch)
+        finally:
+            kind.waiting -= 1
+        self._log_final(decision)
+        yield TriggerEvent(self._event(decision, watch))
+
+    async def _wait(self, hook: Any, watch: ExecutionWatch) -> Decision:
+        while True:
+            decision = watch.check_deadline() or await self._poll(hook, watch)
+            if decision.final:
+                return decision
+            log_wait(self.log, decision)
+            # Keep only the number across the sleep, not the decision and its message: thousands of
+            # waiting triggers would otherwise each hold them between polls.
+            wait = decision.wait
+            del decision
+            loop_time = asyncio.get_running_loop().time()
+            await asyncio.sleep(coalesced(wait, loop_time, type(self).waiting))
+
+    async def _poll(self, hook: Any, watch: ExecutionWatch) -> Decision:
+        try:
+            result = await self._read(hook)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # judged by the watch: transient → retry within budget, else error event
+            decision = watch.observe_error(exc)
+            if not decision.final:
+                self.log.warning(
+                    "Poll of %s failed (%s); retrying in %.0fs", watch.subject, exc, decision.wait
+                )
+            return decision
+        return self._judge(watch, result)
+
+    def _log_final(self, decision: Decision) -> None:
+        if decision.state in (WaitState.SUCCESS, WaitState.FRESH):
+            self.log.info("%s", decision.message)
+        else:
+            self.log.error("%s", decision.message)
+
+    def _watch(self) -> ExecutionWatch:
+        raise NotImplementedError
+
+    async def _read(self, hook: Any) -> Any:
+        raise NotImplementedError
+
+    def _judge(self, watch: Any, result: Any) -> Decision:
+        raise NotImplementedError
+
+    def _event(self, decision: Decision, watch: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class BaasExecutionTrigger(BaasWaitTrigger):
     """Polls one execution until it succeeds, fails, the deadline passes, or errors exhaust the budget.
 
     Fires exactly one event: ``{"status": "success" | "failed" | "timeout" | "error", "message",
-    "job_id", "execution_id", "site_id", "execution": <record or None>, "elapsed_seconds"}``.
+    "job_id", "execution_id", "site_id", "execution": <record or None>, "elapsed_seconds",
+    "deadline_kind"}``.
 
-    :param deadline: absolute wall-clock deadline (epoch seconds), or None to wait forever.
-    :param deadline_kind: which limit the deadline is ("timeout" or "execution_timeout"), echoed in events.
-    :param started_at: epoch seconds when the wait began (drives the polling schedule).
+    Deadline, status sets and error budget: see ``BaasWaitTrigger``.
     """
+
+    waiting = 0
 
     def __init__(
         self,
         *,
         job_id: str,
         execution_id: str,
-        site_id: str | None = None,
-        baas_conn_id: str = DEFAULT_CONN_ID,
-        deadline: float | None = None,
-        deadline_kind: str = "timeout",
-        started_at: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         first_interval: float = DEFAULT_FIRST_INTERVAL,
         expected_duration: float | None = None,
-        success_statuses: list[str] | None = None,
-        failure_statuses: list[str] | None = None,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
-        error_window: float = DEFAULT_ERROR_WINDOW,
+        **wait: Any,
     ) -> None:
-        super().__init__()
-        self.job_id = str(job_id)
+        """:param wait: the arguments of every wait (see ``BaasWaitTrigger``)."""
+        super().__init__(job_id=job_id, **wait)
         self.execution_id = str(execution_id)
-        self.max_consecutive_errors = max_consecutive_errors
-        self.error_window = error_window
-        self.site_id = site_id
-        self.baas_conn_id = baas_conn_id
-        self.deadline = deadline
-        self.deadline_kind = deadline_kind
-        self.started_at = time.time() if started_at is None else started_at
         self.poll_interval = poll_interval
         self.first_interval = first_interval
         self.expected_duration = expected_duration
-        self.status_policy = _status_policy(success_statuses, failure_statuses)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
+            self._classpath(),
             {
-                "job_id": self.job_id,
+                **self._common_kwargs(),
                 "execution_id": self.execution_id,
-                "site_id": self.site_id,
-                "baas_conn_id": self.baas_conn_id,
-                "deadline": self.deadline,
-                "deadline_kind": self.deadline_kind,
-                "started_at": self.started_at,
                 "poll_interval": self.poll_interval,
                 "first_interval": self.first_interval,
                 "expected_duration": self.expected_duration,
-                "max_consecutive_errors": self.max_consecutive_errors,
-                "error_window": self.error_window,
-                **self.status_policy.to_kwargs(),
             },
         )
 
@@ -136,56 +237,16 @@ class BaasExecutionTrigger(BaseTrigger):
             error_window=self.error_window,
         )
 
-    # How many execution waits this process runs now (sizes the shared wake-up grid).
-    waiting = 0
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_baas.hooks.baas import BaasHook
-        from airflow_provider_baas.hooks.transport import shared_session_lease
-
-        hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
-        hook.retry_deadline = self.deadline
-        watch = self._watch()
-        BaasExecutionTrigger.waiting += 1
-        try:
-            async with shared_session_lease():
-                decision = await self._wait(hook, watch)
-        finally:
-            BaasExecutionTrigger.waiting -= 1
-        self._log_final(decision)
-        yield TriggerEvent(self._event(decision, watch))
-
-    async def _wait(self, hook: Any, watch: ExecutionWatch) -> Decision:
-        while True:
-            decision = watch.check_deadline() or await self._poll(hook, watch, self._is_running)
-            if decision.final:
-                return decision
-            log_wait(self.log, decision)
-            # Keep only the number across the sleep, not the decision and its message: thousands of
-            # waiting triggers would otherwise each hold them between polls.
-            wait = decision.wait
-            del decision
-            loop_time = asyncio.get_running_loop().time()
-            await asyncio.sleep(coalesced(wait, loop_time, BaasExecutionTrigger.waiting))
-
     def _is_running(self, status: str | None) -> bool:
         return self.status_policy.classify(status) is Outcome.RUNNING
 
-    async def _poll(self, hook: Any, watch: ExecutionWatch, is_running: Any) -> Decision:
-        try:
-            execution = await hook.apoll_execution(
-                self.job_id, self.execution_id, self.site_id, is_running=is_running
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # judged by the watch: transient → retry within budget, else error event
-            decision = watch.observe_error(exc)
-            if not decision.final:
-                self.log.warning(
-                    "Poll of %s failed (%s); retrying in %.0fs", watch.subject, exc, decision.wait
-                )
-            return decision
-        return watch.observe(execution)
+    async def _read(self, hook: Any) -> Any:
+        return await hook.apoll_execution(
+            self.job_id, self.execution_id, self.site_id, is_running=self._is_running
+        )
+
+    def _judge(self, watch: ExecutionWatch, result: Any) -> Decision:
+        return watch.observe(result)
 
     def _event(self, decision: Decision, watch: ExecutionWatch) -> dict[str, Any]:
         return {
@@ -199,23 +260,20 @@ class BaasExecutionTrigger(BaseTrigger):
             "deadline_kind": self.deadline_kind,
         }
 
-    def _log_final(self, decision: Decision) -> None:
-        if decision.state == "success":
-            self.log.info("%s", decision.message)
-        else:
-            self.log.error("%s", decision.message)
-
     async def on_kill(self) -> None:
         """Airflow 3.3: the user marked the deferred task failed or cleared; nothing can be cancelled."""
         self.log.warning(NO_CANCEL.format(execution_id=self.execution_id, job_id=self.job_id))
 
 
-class BaasFreshnessTrigger(BaseTrigger):
+class BaasFreshnessTrigger(BaasWaitTrigger):
     """Waits until a job's last successful backup is younger than ``max_age`` (gate without trigger).
 
     Fires once: ``{"status": "fresh" | "timeout" | "error", "message", "job_id", "site_id",
-    "execution": <the fresh backup's record or None>}``. The deadline is absolute, as above.
+    "execution": <the fresh backup's record or None>, "deadline_kind"}``. The deadline is absolute,
+    as above; transient errors are retried within the same error budget as an execution wait.
     """
+
+    waiting = 0
 
     def __init__(
         self,
@@ -223,72 +281,45 @@ class BaasFreshnessTrigger(BaseTrigger):
         job_id: str,
         max_age: float,
         deadline: float,
-        site_id: str | None = None,
-        baas_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        success_statuses: list[str] | None = None,
-        failure_statuses: list[str] | None = None,
+        **wait: Any,
     ) -> None:
-        super().__init__()
-        self.job_id = str(job_id)
+        """:param wait: the arguments of every wait (see ``BaasWaitTrigger``)."""
+        super().__init__(job_id=job_id, deadline=float(deadline), **wait)
         self.max_age = float(max_age)
-        self.deadline = float(deadline)
-        self.site_id = site_id
-        self.baas_conn_id = baas_conn_id
         self.poll_interval = float(poll_interval)
-        self.status_policy = StatusPolicy.build(success_statuses, failure_statuses)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "job_id": self.job_id,
-                "max_age": self.max_age,
-                "deadline": self.deadline,
-                "site_id": self.site_id,
-                "baas_conn_id": self.baas_conn_id,
-                "poll_interval": self.poll_interval,
-                **self.status_policy.to_kwargs(),
-            },
+            self._classpath(),
+            {**self._common_kwargs(), "max_age": self.max_age, "poll_interval": self.poll_interval},
         )
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_baas.hooks.baas import BaasHook
-        from airflow_provider_baas.hooks.transport import shared_session_lease
-
-        hook = BaasHook(baas_conn_id=self.baas_conn_id, site_id=self.site_id)
-        async with shared_session_lease():
-            event = await self._wait(hook)
-        yield TriggerEvent({"job_id": self.job_id, "site_id": self.site_id, **event})
-
-    async def _wait(self, hook: Any) -> dict[str, Any]:
-        polling = PollingPolicy(poll_interval=self.poll_interval)
-        errors = 0
-        while time.time() < self.deadline:
-            try:
-                executions = await hook.alist_job_executions(self.job_id, self.site_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_transient(exc):
-                    return {"status": "error", "message": f"{type(exc).__name__}: {exc}", "execution": None}
-                errors += 1
-                wait = polling.error_wait(errors)
-                self.log.warning("Listing BaaS job %s failed (%s); retrying in %.0fs", self.job_id, exc, wait)
-            else:
-                errors = 0
-                if (fresh := self._fresh(executions)) is not None:
-                    return fresh
-                wait = polling.poll_interval
-            await asyncio.sleep(max(0.0, min(wait, self.deadline - time.time())))
-        message = f"No backup of BaaS job {self.job_id} younger than {self.max_age:.0f}s appeared in time"
-        return {"status": "timeout", "message": message, "execution": None}
-
-    def _fresh(self, executions: list[Any]) -> dict[str, Any] | None:
-        verdict = judge_freshness(executions, self.status_policy, self.max_age, datetime.now(UTC), False)
-        if verdict.kind == FRESH and verdict.execution is not None:
-            return {"status": "fresh", "message": verdict.reason, "execution": verdict.execution.to_dict()}
-        self.log.info(
-            "BaaS job %s: %s; checking again in %.0fs", self.job_id, verdict.reason, self.poll_interval
+    def _watch(self) -> FreshnessWatch:
+        return FreshnessWatch(
+            job_id=self.job_id,
+            execution_id="",
+            status_policy=self.status_policy,
+            polling=_shared_polling(self.poll_interval, DEFAULT_FIRST_INTERVAL),
+            started_at=self.started_at,
+            deadline=self.deadline,
+            max_consecutive_errors=self.max_consecutive_errors,
+            error_window=self.error_window,
+            max_age=self.max_age,
         )
-        return None
+
+    async def _read(self, hook: Any) -> Any:
+        return await hook.alist_job_executions(self.job_id, self.site_id)
+
+    def _judge(self, watch: FreshnessWatch, result: Any) -> Decision:
+        return watch.observe_listing(result)
+
+    def _event(self, decision: Decision, watch: FreshnessWatch) -> dict[str, Any]:
+        return {
+            "status": decision.state,
+            "message": decision.message,
+            "job_id": self.job_id,
+            "site_id": self.site_id,
+            "execution": decision.execution,
+            "deadline_kind": self.deadline_kind,
+        }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,13 @@ def _scenario() -> Scenario:
                     ),
                     JobSpec(
                         204, "stale_no_trigger_job", duration=HOUR, history=[HistoryEntry(ended_ago=2 * DAY)]
+                    ),
+                    JobSpec(
+                        205,
+                        "queued_job",
+                        duration=HOUR,
+                        phases=[("QUEUED", 1), ("RUNNING", 1)],
+                        history=[HistoryEntry(ended_ago=2 * DAY)],
                     ),
                 ],
             )
@@ -79,3 +87,22 @@ def test_stale_without_trigger_times_out(dagbag, gate_simulator: BaasSimulator) 
 def test_stale_without_trigger_and_soft_fail_is_skipped(dagbag, gate_simulator: BaasSimulator) -> None:
     assert run_dag(dagbag, "baas_gate_stale_no_trigger_soft")["gate"] == "skipped"
     assert _posts(gate_simulator, 204) == 0
+
+
+@pytest.mark.parametrize("dag_id", ["baas_gate_join_queued_deferrable", "baas_gate_join_queued_poke"])
+def test_stale_gate_joins_a_queued_backup(dagbag, gate_simulator: BaasSimulator, dag_id: str) -> None:
+    """A QUEUED execution has no start time yet; the simulator answers a second execute with 409."""
+    gate_simulator.time_scale = 0  # it stays QUEUED until the gate has looked at the job
+    queued = gate_simulator.start_execution(205)
+    assert gate_simulator.execution(queued)["start_time"] is None
+
+    def finish_after_the_gates_look(record: Any) -> None:
+        if record.method == "GET" and record.path.endswith("/jobs/205/executions"):
+            gate_simulator.on_request = None
+            gate_simulator.advance(2 * HOUR)
+
+    gate_simulator.on_request = finish_after_the_gates_look
+    assert run_dag(dagbag, dag_id) == {"gate": "success", "__run__": "success"}
+    assert _posts(gate_simulator, 205) == 0
+    assert gate_simulator.executions(205)[0]["execution_id"] == queued  # newest first: nothing newer
+    assert gate_simulator.execution(queued)["status"] == "SUCCESSFUL"

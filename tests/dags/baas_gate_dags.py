@@ -1,4 +1,4 @@
-"""Freshness-gate DAGs for the DAG-level tests (jobs 201-204 of tests/dag_runs' gate scenario)."""
+"""Freshness-gate DAGs for the DAG-level tests (jobs 201-205 of tests/dag_runs' gate scenario)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,5 @@ _gate("baas_gate_stale_no_trigger", 204, trigger_if_stale=False, deferrable=True
 _gate(
     "baas_gate_stale_no_trigger_soft", 204, trigger_if_stale=False, mode="poke", timeout=1.5, soft_fail=True
 )
+_gate("baas_gate_join_queued_deferrable", 205, trigger_if_stale=True, deferrable=True, timeout=60)
+_gate("baas_gate_join_queued_poke", 205, trigger_if_stale=True, mode="poke", timeout=60)

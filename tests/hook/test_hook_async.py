@@ -202,13 +202,15 @@ async def test_async_execute_dropped_connection_sends_one_post_and_recovers(serv
 
     assert execution_id == "exec-2"
     assert len(server.recorded("POST")) == 1
-    # one listing of the job's executions (two rows at page size 2: pages 1 and 2)
+    # two listings of the job's executions (two rows at page size 2: pages 1 and 2): the second
+    # confirms that the candidate is alone (a lagging listing may show another caller's run first)
     gets = server.recorded("GET")
-    assert [(r["path"], r["query"]["page"]) for r in gets] == [
+    listing = [
         (f"{ROOT}/sites/{SITE}/jobs/34/executions", "1"),
         (f"{ROOT}/sites/{SITE}/jobs/34/executions", "2"),
     ]
-    assert async_waits == []
+    assert [(r["path"], r["query"]["page"]) for r in gets] == listing * 2
+    assert async_waits == [baas_module.EXECUTE_LOOKUP_INTERVAL]
 
 
 async def test_async_execute_dropped_without_a_new_execution_is_outcome_unknown(
@@ -231,10 +233,10 @@ async def test_async_execute_503_is_not_resent(server, async_hook, async_waits):
     server.faults["execute"] = ["503"]
     server.executions = [execution_payload("queued", job_id=34, start_time=None)]
 
-    assert await async_hook.aexecute_job(34) == "queued"
+    assert await async_hook.aexecute_job(34, known_before=[]) == "queued"
 
     assert len(server.recorded("POST")) == 1
-    assert async_waits == []
+    assert async_waits == [baas_module.EXECUTE_LOOKUP_INTERVAL]  # the confirming look; no re-send
 
 
 async def test_async_execute_with_a_failing_lookup_is_outcome_unknown(server, async_hook):
@@ -263,7 +265,7 @@ async def test_async_execute_without_x_resource_id_looks_up(server, async_hook):
     assert await async_hook.aexecute_job(34) == "exec-1"
 
     assert len(server.recorded("POST")) == 1
-    assert len(server.recorded("GET")) == 1
+    assert len(server.recorded("GET")) == 2  # the lookup and its confirming look
 
 
 async def test_async_connection_refused_is_retried_then_reported(monkeypatch, async_waits):

@@ -440,7 +440,7 @@ def test_hook_logs_never_contain_the_token_or_jwt(make_hook, requests_mock, cloc
     requests_mock.post(execute_url(34), status_code=502, text=f"bad gateway for Bearer {token}")
     requests_mock.get(job_executions_url(34), json=[execution_payload("e1", start_time=None)])
     hook.list_jobs()
-    assert hook.execute_job(34) == "e1"
+    assert hook.execute_job(34, known_before=[]) == "e1"
 
     # PAT mode: a 401 re-mint.
     clocked.step = 1.0

@@ -86,9 +86,11 @@ def test_read_timeout_sends_one_post_and_recovers_the_new_execution(make_hook, r
     assert hook.execute_job(34) == "e-new"
 
     assert posts(requests_mock) == 1
-    assert methods(requests_mock) == ["POST", "GET", "GET"]  # two pages of the job's executions
+    # Two pages of the job's executions, twice: a candidate counts once a second look shows it
+    # alone again (a lagging listing may show another caller's run before ours).
+    assert methods(requests_mock) == ["POST", "GET", "GET", "GET", "GET"]
     assert path(requests_mock.request_history[1]) == f"{API}/sites/{SITE}/jobs/34/executions"
-    assert waits == []
+    assert waits == [baas_module.EXECUTE_LOOKUP_INTERVAL]
 
 
 @pytest.mark.parametrize("answer", sorted(LOST_ANSWERS))
@@ -103,7 +105,8 @@ def test_every_lost_answer_leads_to_a_lookup_never_to_a_second_post(hook, reques
     assert posts(requests_mock) == 1
     assert methods(requests_mock)[0] == "POST"
     assert set(methods(requests_mock)[1:]) == {"GET"}
-    assert waits == []  # no retry wait before the lookup: a 5xx on execute is not retried
+    # No retry wait before the lookup (a 5xx on execute is not retried), one before its confirming look.
+    assert waits == [baas_module.EXECUTE_LOOKUP_INTERVAL]
 
 
 def test_no_new_execution_raises_outcome_unknown_naming_the_job(hook, requests_mock, waits):
@@ -133,8 +136,8 @@ def test_execution_appearing_on_a_later_lookup_is_recovered(hook, requests_mock,
     assert hook.execute_job(34) == "late"
 
     assert posts(requests_mock) == 1
-    assert methods(requests_mock) == ["POST", "GET", "GET"]
-    assert waits == [baas_module.EXECUTE_LOOKUP_INTERVAL]
+    assert methods(requests_mock) == ["POST", "GET", "GET", "GET"]  # nothing, "late", "late" again
+    assert waits == [baas_module.EXECUTE_LOOKUP_INTERVAL] * 2
 
 
 def test_two_candidates_raise_outcome_unknown_naming_both(hook, requests_mock):
@@ -153,11 +156,66 @@ def test_two_candidates_raise_outcome_unknown_naming_both(hook, requests_mock):
     assert posts(requests_mock) == 1
 
 
+def test_another_callers_run_seen_before_ours_by_a_lagging_listing_is_not_adopted(hook, requests_mock, waits):
+    """Created just before our POST, missing from the listing taken before it, started since: only
+    the second look, which shows our own execution too, tells the two apart."""
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    theirs = execution_payload("theirs", start_time=now() + timedelta(seconds=1), status="RUNNING")
+    ours = execution_payload("ours", start_time=now() + timedelta(seconds=2), status="QUEUED")
+    requests_mock.get(
+        EXECUTIONS, [{"json": [*old_and_new()[:2], theirs]}, {"json": [*old_and_new()[:2], theirs, ours]}]
+    )
+
+    with pytest.raises(BaasExecuteOutcomeUnknown, match="theirs, ours"):
+        hook.execute_job(34, known_before=["e-2022", "e-10min"])
+    assert posts(requests_mock) == 1
+
+
 def test_a_queued_execution_without_start_time_counts_as_the_new_one(hook, requests_mock):
     requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
     requests_mock.get(EXECUTIONS, json=[*old_and_new()[:2], execution_payload("queued", start_time="")])
 
-    assert hook.execute_job(34) == "queued"
+    assert hook.execute_job(34, known_before=["e-2022", "e-10min"]) == "queued"
+    assert posts(requests_mock) == 1
+
+
+def test_a_queued_execution_listed_before_the_post_is_not_ours(hook, requests_mock, waits):
+    """Another caller's older QUEUED execution has no start time either: it must not be adopted."""
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    theirs = execution_payload("theirs", start_time=None, status="QUEUED")
+    requests_mock.get(EXECUTIONS, json=[*old_and_new()[:2], theirs])
+
+    with pytest.raises(BaasExecuteOutcomeUnknown, match="NOT re-sent"):
+        hook.execute_job(34, known_before=["e-2022", "e-10min", "theirs"])
+    assert posts(requests_mock) == 1
+
+
+def test_a_queued_execution_of_unknown_age_is_not_adopted(hook, requests_mock, waits):
+    """Without the list of what existed before the POST, a queued execution may be anybody's."""
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    requests_mock.get(EXECUTIONS, json=[*old_and_new()[:2], execution_payload("queued", start_time=None)])
+
+    with pytest.raises(BaasExecuteOutcomeUnknown):
+        hook.execute_job(34)
+    assert posts(requests_mock) == 1
+
+
+def test_another_callers_run_of_another_type_is_not_ours(hook, requests_mock, waits):
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    delta = execution_payload("delta", start_time=now() + timedelta(seconds=1), run_type="DELTA")
+    requests_mock.get(EXECUTIONS, json=[*old_and_new()[:2], delta])
+
+    with pytest.raises(BaasExecuteOutcomeUnknown):
+        hook.execute_job(34, "FULL")
+    assert posts(requests_mock) == 1
+
+
+def test_an_execution_listed_before_the_post_is_not_ours_even_if_it_started_since(hook, requests_mock, waits):
+    requests_mock.post(EXECUTE, exc=requests.exceptions.ReadTimeout("read timed out"))
+    requests_mock.get(EXECUTIONS, json=old_and_new())
+
+    with pytest.raises(BaasExecuteOutcomeUnknown):
+        hook.execute_job(34, known_before=["e-2022", "e-10min", "e-new"])
     assert posts(requests_mock) == 1
 
 

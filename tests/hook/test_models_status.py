@@ -104,6 +104,16 @@ def test_job_summary_of_a_payload_that_is_not_a_job_is_rejected(raw):
         Execution.from_job_summary(raw, "900")
 
 
+def test_a_restore_jobs_last_execution_is_the_restore_not_its_source_backup():
+    """What BaasExecutionSensor waits for on a RESTORE job without execution_id."""
+    details = {"backup_job_execution_id": 121, "restore_execution_id": 900, "status": "RUNNING"}
+    restore = Job.from_dict({"job_id": 77, "job_type": "RESTORE", "last_execution_details": details})
+    backup = Job.from_dict({"job_id": 34, "job_type": "BACKUP", "last_execution_details": details})
+
+    assert restore.last_execution is not None and restore.last_execution.execution_id == "900"
+    assert backup.last_execution is not None and backup.last_execution.execution_id == "121"
+
+
 def test_last_execution_falls_back_to_the_restore_id():
     last = LastExecution.from_dict({"restore_execution_id": 55, "status": "RUNNING"})
 

@@ -168,7 +168,7 @@ async def test_wait_fails_when_the_job_is_deleted_mid_wait(make_sim: Any, mode: 
         body=NOT_FOUND_BODY,
         method="GET",
         path=f"*/jobs/{JOB}*",
-        skip=2,
+        skip=3,  # the listing before the POST, then two good polls
         count=None,
     )
     ti = FakeTI()
@@ -300,8 +300,9 @@ async def test_execute_outcome_unknown_fails_then_the_retry_starts_one(
     assert f"Outcome of executing BaaS job {JOB} on site {SITE} is unknown" in message
     assert "NOT re-sent" in message
     assert len(posts(sim)) == 1 and new_executions(sim, before) == []
-    # Lookups: EXECUTE_LOOKUP_ATTEMPTS listings of the job's executions, then the task failed.
-    assert len(sim.requests_matching("GET", rf"/jobs/{JOB}/executions$")) == 4
+    # The listing before the POST (what existed then is never taken for its result), then
+    # EXECUTE_LOOKUP_ATTEMPTS listings of the job's executions, then the task failed.
+    assert len(sim.requests_matching("GET", rf"/jobs/{JOB}/executions$")) == 1 + 4
     # The task's retry (same task instance, same state store) starts the one and only execution.
     record, deferred = await run_task(operator(mode), make_context(FakeTI(try_number=2), store))
     assert deferred == (mode == "deferrable")
@@ -330,7 +331,8 @@ async def test_execute_survives_401_with_a_pat_jwt_reminted(
     assert len(new_executions(sim, before)) == 1
     # Minted: one JWT for the rejected POST, a new one for its re-send (+1 for the trigger's own hook).
     assert len(mints) == (2 if mode == "polling" else 3)
-    assert mints[0] != mints[1] and spy.seen[0][1] == mints[1]  # the server accepted the re-minted one
+    # The server accepted the re-minted one (seen[0]: the listing before the POST, with the first JWT).
+    assert mints[0] != mints[1] and spy.seen[0][1] == mints[0] and spy.seen[1][1] == mints[1]
 
 
 @pytest.mark.parametrize("mode", MODES)

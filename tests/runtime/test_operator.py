@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,10 +51,18 @@ def operator(**kwargs: Any) -> BaasExecuteJobOperator:
     return BaasExecuteJobOperator(**options)
 
 
-def memory(sim: BaasSimulator, sent_at: datetime, execution_id: str | None = None, job_id: int = 34) -> dict:
+def memory(
+    sim: BaasSimulator,
+    sent_at: datetime,
+    execution_id: str | None = None,
+    job_id: int = 34,
+    known_before: list[str] | None = None,
+) -> dict:
     value: dict[str, Any] = {"job_id": str(job_id), "site_id": SITE, "sent_at": sent_at.isoformat()}
     if execution_id is not None:
         value["execution_id"] = execution_id
+    if known_before is not None:
+        value["known_before"] = known_before
     return {STATE_KEY: value}
 
 
@@ -81,6 +90,17 @@ def test_exactly_one_of_job_id_and_job_name() -> None:
 def test_bad_durations_fail_at_construction(kwargs: dict[str, Any]) -> None:
     with pytest.raises(BaasValidationError):
         operator(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"timeout": math.inf}, {"timeout": math.nan}, {"poll_interval": math.inf}, {"timeout": -math.inf}],
+)
+def test_non_finite_durations_fail_at_construction(kwargs: dict[str, Any], sim: BaasSimulator) -> None:
+    """Not after the POST, on every retry (an infinite deadline overflowed the deferral timeout)."""
+    with pytest.raises(BaasValidationError, match="finite"):
+        operator(**kwargs)
+    assert sim.requests == []
 
 
 def test_durations_accept_timedelta(sim: BaasSimulator) -> None:
@@ -414,9 +434,56 @@ def test_lost_answer_is_found_while_the_execution_is_still_queued(sim: BaasSimul
     sent_at = sim.now()
     lost = sim.start_execution(34)
     assert sim.execution(lost)["status"] == "QUEUED" and sim.execution(lost)["start_time"] is None
-    store = FakeStateStore(memory(sim, sent_at))
+    # What the earlier try wrote before its POST: nothing queued or recent existed then.
+    store = FakeStateStore(memory(sim, sent_at, known_before=[]))
     assert operator(wait_for_completion=False).execute(make_context(FakeTI(try_number=2), store)) == lost
     assert executes(sim) == []
+
+
+@pytest.mark.sim(time_scale=0, on_concurrent_execute="allow")
+def test_another_callers_queued_execution_is_not_taken_for_a_lost_answer(sim: BaasSimulator) -> None:
+    """It was listed before the earlier try's POST, so that POST did not start it."""
+    sent_at = sim.now()
+    theirs = sim.start_execution(34, run_type="DELTA")
+    store = FakeStateStore(memory(sim, sent_at, known_before=[theirs]))
+    ours = operator(wait_for_completion=False).execute(make_context(FakeTI(try_number=2), store))
+    assert ours != theirs
+    assert len(executes(sim)) == 1
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_queued_execution_of_unknown_age_is_neither_adopted_nor_doubled(sim: BaasSimulator) -> None:
+    """Memory without the list of what existed before the POST: the queued one may be anybody's."""
+    sent_at = sim.now()
+    queued = sim.start_execution(34)
+    store = FakeStateStore(memory(sim, sent_at))
+    with pytest.raises(BaasExecuteOutcomeUnknown, match=queued):
+        operator(wait_for_completion=False).execute(make_context(FakeTI(try_number=2), store))
+    assert executes(sim) == []
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_remembered_execution_missing_from_a_lagging_listing_is_not_started_again(
+    sim: BaasSimulator,
+) -> None:
+    """The server answered 202 with this id: the listing lags, the execution exists."""
+    store = FakeStateStore(memory(sim, sim.now(), "4242"))
+    op = operator(wait_for_completion=False)
+    log = record_log(op)
+    assert op.execute(make_context(FakeTI(try_number=2), store)) == "4242"
+    assert executes(sim) == []
+    assert "not listed yet" in log.text("warning")
+
+
+@pytest.mark.sim(time_scale=0)
+def test_the_operator_records_what_existed_before_its_post(sim: BaasSimulator) -> None:
+    before = sim.start_execution(34)  # queued: a lookup by time alone could take it for ours
+    store = FakeStateStore()
+    sim.on_concurrent_execute = "allow"
+    operator(wait_for_completion=False).execute(make_context(store=store))
+    sending = store.writes[0][1]
+    assert sending["known_before"] == [before]
+    assert sending["run_type"] == "FULL"
 
 
 @pytest.mark.sim(time_scale=0)
@@ -547,3 +614,20 @@ def test_on_kill_says_the_execution_goes_on(sim: BaasSimulator) -> None:
     op.on_kill()
     assert execution_id in log.text("warning") and "goes on on the server" in log.text("warning")
     assert len(executes(sim)) == 1
+
+
+@pytest.mark.sim(time_scale=0)
+def test_the_reattach_log_names_the_variable_when_that_is_the_store(
+    sim: BaasSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow 2.11 (no task state store): the memory is an Airflow Variable, and the log says so."""
+    import airflow_provider_baas.reattach as reattach_module
+
+    earlier = sim.start_execution(34)
+    variable = FakeStateStore(memory(sim, sim.now(), earlier))
+    monkeypatch.setattr(reattach_module, "_variable_store", lambda ti: variable)
+    op = operator(wait_for_completion=False)
+    log = record_log(op)
+    assert op.execute(make_context(FakeTI(try_number=2))) == earlier
+    assert "found via Airflow Variable" in log.text("warning")
+    assert "task state store" not in log.text()

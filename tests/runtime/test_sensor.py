@@ -22,13 +22,18 @@ from airflow_provider_baas.errors import (
     BaasLookupError,
     BaasValidationError,
 )
-from airflow_provider_baas.polling import PollingPolicy
+from airflow_provider_baas.polling import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_NOT_FOUND_GRACE,
+    PollingPolicy,
+)
+from airflow_provider_baas.reattach import STATE_KEY
 from airflow_provider_baas.sensors.baas import BaasExecutionSensor
 from airflow_provider_baas.testing import BaasSimulator
 from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
 from tests.airflow_version import AIRFLOW_V_3
 
-from ._support import FakeTI, make_context, rebuild_trigger, set_conn, single_event
+from ._support import FakeStateStore, FakeTI, make_context, rebuild_trigger, set_conn, single_event
 
 pytestmark = pytest.mark.usefixtures("close_sessions")
 
@@ -301,3 +306,65 @@ async def test_deferrable_execution_timeout_bounds_the_trigger_deadline(sim: Baa
     payload = await single_event(rebuild_trigger(deferred.trigger))
     with pytest.raises(AirflowTaskTimeout):
         s.execute_complete(context, payload)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reschedule mode: every poke is a new sensor; the task instance's memory carries the wait
+
+
+def reschedule_poke(store: FakeStateStore, **kwargs: Any) -> Any:
+    """One poke as reschedule mode runs it: a fresh sensor, the task instance's store."""
+    return sensor(mode="reschedule", **kwargs).poke(make_context(store=store))
+
+
+@pytest.mark.sim(time_scale=0)
+def test_reschedule_keeps_waiting_for_the_execution_it_resolved(sim: BaasSimulator) -> None:
+    sim.set_outcome(34, ["FAILED", "SUCCESSFUL"])
+    failing = sim.start_execution(34)
+    store = FakeStateStore()
+    assert not reschedule_poke(store)  # resolves the job's latest: `failing`, still running
+    sim.advance(7300)  # it fails, then a newer run succeeds
+    newer = sim.start_execution(34)
+    sim.advance(7300)
+    assert sim.execution(newer)["status"] == "SUCCESSFUL"
+
+    with pytest.raises(BaasExecutionFailed, match=failing):
+        reschedule_poke(store)
+
+
+@pytest.mark.sim(time_scale=0)
+def test_reschedule_forgets_the_resolved_execution_when_it_succeeds(sim: BaasSimulator) -> None:
+    first = sim.start_execution(34)
+    store = FakeStateStore()
+    assert not reschedule_poke(store)
+    sim.advance(7300)
+    assert reschedule_poke(store).xcom_value["execution_id"] == first
+    assert store.data == {}
+    second = sim.start_execution(34)  # the task is cleared, a new backup ran
+    sim.advance(7300)
+    assert reschedule_poke(store).xcom_value["execution_id"] == second
+
+
+@pytest.mark.sim(time_scale=0)
+def test_reschedule_ends_the_not_found_grace_of_a_bad_execution_id(sim: BaasSimulator) -> None:
+    store = FakeStateStore()
+    assert not reschedule_poke(store, execution_id="None")  # a template that rendered None
+    watch = store.data[STATE_KEY]["watch"]
+    watch["first_poke"] -= DEFAULT_NOT_FOUND_GRACE + 1  # reschedules went on past the grace
+
+    with pytest.raises(BaasError, match="not found"):
+        reschedule_poke(store, execution_id="None")
+
+
+@pytest.mark.sim(time_scale=0, faults=[{"kind": "status", "status": 503, "method": "GET", "count": None}])
+def test_reschedule_spends_one_error_budget(sim: BaasSimulator) -> None:
+    store = FakeStateStore()
+    for _ in range(DEFAULT_MAX_CONSECUTIVE_ERRORS):
+        assert not reschedule_poke(store, execution_id="1001")
+    with pytest.raises(BaasError, match="giving up after 11 failed polls"):
+        reschedule_poke(store, execution_id="1001")
+
+
+def test_poke_interval_zero_is_refused_at_construction() -> None:
+    with pytest.raises(BaasValidationError, match="poke_interval"):
+        sensor(poke_interval=0)
