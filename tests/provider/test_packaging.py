@@ -31,3 +31,20 @@ def test_changelog_has_the_current_version() -> None:
     from airflow_provider_baas import __version__
 
     assert f"## {__version__}" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_testing_extra_is_pytest_only_and_dev_builds_on_it() -> None:
+    extras = _project()["optional-dependencies"]
+    assert [req.split(">")[0] for req in extras["testing"]] == ["pytest"]
+    assert "airflow-provider-baas[testing]" in extras["dev"]
+
+
+def test_runtime_floors_are_not_below_what_the_tests_install() -> None:
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    for spec in _project()["dependencies"]:
+        req = Requirement(spec)
+        assert req.specifier.contains(version(req.name)), spec
+        assert req.specifier, f"{req.name} has no floor"
