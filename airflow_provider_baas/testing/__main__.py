@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_baas.testing.constants import DEFAULT_TOKEN
+from airflow_provider_baas.testing.constants import DEFAULT_PORT, DEFAULT_TOKEN
 
 
 def _faults(values: Sequence[str]) -> list[dict[str, Any]]:
@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a simulated Teradata BaaS data-protection v2 API (for testing).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one (default: %(default)s)"
+    )
     parser.add_argument("--scenario", help="scenario JSON file (default: the built-in demo scenario)")
     parser.add_argument(
         "--time-scale",

@@ -78,7 +78,7 @@ class SimulatorProcess:
         self.log_path = tmp_path / "requests.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_baas.testing", "--time-scale", "7200",
+            [sys.executable, "-m", "airflow_provider_baas.testing", "--port", "0", "--time-scale", "7200",
              "--scenario", str(tmp_path / "scenario.json"), "--fault", f"@{tmp_path / 'faults.json'}",
              "--on-concurrent-execute", "allow", "--log-requests"],
             stdout=subprocess.PIPE, stderr=self._log, text=True,

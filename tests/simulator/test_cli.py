@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import shlex
 import signal
 import subprocess
@@ -149,3 +150,13 @@ def test_bad_fault_is_reported() -> None:
     result = subprocess.run([*MODULE, "--fault", "{not json"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "--fault" in result.stderr
+
+
+def test_default_port_is_fixed_and_not_an_airflow_port() -> None:
+    from airflow_provider_baas.testing.__main__ import build_parser
+
+    port = build_parser().parse_args([]).port
+    # api-server/webserver, worker and triggerer log servers, scheduler health, Flower, StatsD
+    assert port != 0 and port not in {8080, 8793, 8794, 8974, 5555, 8125}
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert re.search(rf"on port\s+{port}\b", readme) and "--port 8080" not in readme
