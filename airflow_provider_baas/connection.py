@@ -29,6 +29,7 @@ from airflow_provider_baas.connection_form import (
     DEFAULT_READ_TIMEOUT,
     DEFAULT_TOKEN_LIFETIME,
 )
+from airflow_provider_baas.console import console_url_problem
 from airflow_provider_baas.errors import BaasConfigurationError
 from airflow_provider_baas.secrets import (
     Sealed,
@@ -76,6 +77,8 @@ class BaasConnectionConfig:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     page_size: int = DEFAULT_PAGE_SIZE
+    # The console page template of an execution (not secret); None: the operator shows no link.
+    console_url: str | None = None
     # Every credential above and every JWT minted from them (see airflow_provider_baas.secrets).
     secrets: SecretSet = field(init=False, repr=False, compare=False)
 
@@ -130,6 +133,7 @@ class BaasConnectionConfig:
             max_attempts=opt.number("max_attempts", DEFAULT_MAX_ATTEMPTS, int, minimum=1),
             max_retry_wait=opt.number("max_retry_wait", DEFAULT_MAX_RETRY_WAIT, float, minimum=0),
             page_size=opt.number("page_size", DEFAULT_PAGE_SIZE, int, minimum=1),
+            console_url=_console_url(opt),
         )
         config.check_auth(opt)
         return config
@@ -438,6 +442,14 @@ def _proxy_url_problem(url: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https", "socks5", "socks5h", "socks4") or not parts.hostname:
         return "must be a URL like http://proxy:3128 (not shown: it may hold credentials)"
     return None
+
+
+def _console_url(opt: _ExtraReader) -> str | None:
+    template = opt.text("console_url")
+    problem = console_url_problem(template) if template else None
+    if problem:
+        raise opt.error(problem)
+    return template
 
 
 def _verify(opt: _ExtraReader) -> bool | str:

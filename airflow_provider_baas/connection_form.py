@@ -142,6 +142,15 @@ FORM_FIELDS: tuple[FormField, ...] = (
         sensitive=True,
     ),
     FormField(
+        "console_url",
+        "Console URL template",
+        "string",
+        "The BaaS console page of an execution, for the task's 'BaaS execution' link: copy an "
+        "execution's address from the console and put {site_id}, {job_id} and {execution_id} where "
+        "those values are (https only). Empty: the task shows no link (the API's own URL answers "
+        "401 in a browser).",
+    ),
+    FormField(
         "verify",
         "Verify TLS",
         "boolean",

@@ -252,6 +252,21 @@ class BaasHook(BaseHook):
         site = path_segment(self.resolve_site_id(site_id))
         return f"{self.config.base_url}/sites/{site}/jobs/{path_segment(job_id)}/executions#{execution_id}"
 
+    def console_url(self, job_id: str, execution_id: str, site_id: str | None = None) -> str | None:
+        """The execution's page in the BaaS console, from the connection's ``console_url``; None if unset.
+
+        :param job_id: the job.
+        :param execution_id: the execution.
+        :param site_id: the site (default: the connection's).
+        """
+        template = self.config.console_url
+        if not template:
+            return None
+        from airflow_provider_baas.console import render_console_url
+
+        site = self.resolve_site_id(site_id)
+        return render_console_url(template, site_id=site, job_id=str(job_id), execution_id=execution_id)
+
     # -- public API (sync)
 
     def list_jobs(

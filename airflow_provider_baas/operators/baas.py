@@ -33,16 +33,26 @@ if TYPE_CHECKING:
 
 XCOM_EXECUTION_ID = "execution_id"
 XCOM_EXECUTION_URL = "execution_url"
+XCOM_CONSOLE_URL = "console_url"
 DEFAULT_TIMEOUT = timedelta(hours=24)
 
 
 class BaasExecutionLink(BaseOperatorLink):
-    """ "BaaS execution" button on the task: the execution's URL pushed to XCom before waiting."""
+    """ "BaaS execution" button on the task: the execution's page in the BaaS console.
+
+    Only when the connection has a ``console_url`` template: the REST API's URL (XCom
+    ``execution_url``) answers 401 in a browser, so it is never the link.
+    """
 
     name = "BaaS execution"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return get_xcom_value(ti_key=ti_key, key=XCOM_EXECUTION_URL) or ""
+        """The console URL the task pushed to XCom before waiting, or "" (no link).
+
+        :param operator: the task (unused: the URL depends on the run).
+        :param ti_key: the task instance whose XCom holds the URL.
+        """
+        return get_xcom_value(ti_key=ti_key, key=XCOM_CONSOLE_URL) or ""
 
 
 class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
@@ -121,6 +131,9 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
         execution_id = self._attach_or_start(hook, context, job_id, run_type, site)
         self._push(context, XCOM_EXECUTION_ID, execution_id)
         self._push(context, XCOM_EXECUTION_URL, hook.execution_url(job_id, execution_id, site))
+        console_url = hook.console_url(job_id, execution_id, site)
+        if console_url:
+            self._push(context, XCOM_CONSOLE_URL, console_url)
         self._started = (job_id, execution_id)
         if not self.wait_for_completion:
             self._ledger(context, job_id, site).forget()

@@ -196,7 +196,20 @@ def test_xcom_is_pushed_before_waiting_even_when_the_wait_fails(sim: BaasSimulat
     url = ti.xcom("execution_url")
     assert execution_id == sim.executions(37)[0]["execution_id"]
     assert url.startswith(sim.base_url) and "/sites/demo-site/jobs/37/" in url and execution_id in url
-    assert [k for k, _ in ti.xcoms] == ["execution_id", "execution_url"]
+    assert [k for k, _ in ti.xcoms] == ["execution_id", "execution_url"]  # no console_url: no link
+
+
+CONSOLE = "https://console.example.com/sites/{site_id}/jobs/{job_id}/executions/{execution_id}"
+
+
+@pytest.mark.sim(time_scale=36000, conn_extra={"console_url": CONSOLE})
+def test_console_url_is_pushed_before_waiting_when_the_connection_has_one(sim: BaasSimulator) -> None:
+    ti = FakeTI()
+    operator(job_id=34, wait_for_completion=False).execute(make_context(ti))
+    execution_id = ti.xcom("execution_id")
+    expected = f"https://console.example.com/sites/demo-site/jobs/34/executions/{execution_id}"
+    assert ti.xcom("console_url") == expected
+    assert [k for k, _ in ti.xcoms] == ["execution_id", "execution_url", "console_url"]
 
 
 @pytest.mark.sim(time_scale=36000)
@@ -598,12 +611,13 @@ def test_extra_link(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def fake_xcom(ti_key: Any, key: str) -> Any:
         seen.append((ti_key, key))
-        return "https://baas.example/x#1001" if ti_key == "with-url" else None
+        return "https://console.example/e/1001" if ti_key == "with-url" else None
 
     monkeypatch.setattr(operator_module, "get_xcom_value", fake_xcom)
-    assert links[0].get_link(op, ti_key="with-url") == "https://baas.example/x#1001"
+    assert links[0].get_link(op, ti_key="with-url") == "https://console.example/e/1001"
     assert links[0].get_link(op, ti_key="none") == ""
-    assert [k for _, k in seen] == ["execution_url", "execution_url"]
+    # The console page only: the API's execution_url answers 401 in a browser.
+    assert [k for _, k in seen] == ["console_url", "console_url"]
 
 
 @pytest.mark.sim(time_scale=3600)
