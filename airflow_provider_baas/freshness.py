@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from airflow_provider_baas.durations import format_duration
 from airflow_provider_baas.models import Execution
 from airflow_provider_baas.polling import FRESH, Decision, ExecutionWatch
 from airflow_provider_baas.status import Outcome, StatusPolicy
@@ -104,12 +105,17 @@ def judge_freshness(
     age = (now - latest_good.end_time).total_seconds() if latest_good and latest_good.end_time else None
     if age is not None and age <= max_age and not (trigger_if_stale and newest_failed):
         return Verdict(
-            FRESH_CHOICE, f"last successful backup ended {age:.0f}s ago (max_age {max_age:.0f}s)", latest_good
+            FRESH_CHOICE,
+            f"last successful backup ended {format_duration(age)} ago (max_age {format_duration(max_age)})",
+            latest_good,
         )
     if newest_failed and newest is not None:
         reason = f"newest execution {newest.execution_id} ended {newest.status}"
     elif age is not None:
-        reason = f"last successful backup ended {age:.0f}s ago, more than max_age {max_age:.0f}s"
+        reason = (
+            f"last successful backup ended {format_duration(age)} ago, "
+            f"more than max_age {format_duration(max_age)}"
+        )
     else:
         reason = "no successful backup on record"
     if not trigger_if_stale:
@@ -133,7 +139,7 @@ class FreshnessWatch(ExecutionWatch):
 
     @property
     def subject(self) -> str:
-        return f"a backup of BaaS job {self.job_id} younger than {self.max_age:.0f}s"
+        return f"a backup of BaaS job {self.job_id} younger than {format_duration(self.max_age)}"
 
     def observe_listing(self, executions: list[Execution]) -> Decision:
         """Judge one successful listing of the job's executions."""
@@ -149,4 +155,5 @@ class FreshnessWatch(ExecutionWatch):
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def _timeout_message(self) -> str:
-        return f"No backup of BaaS job {self.job_id} younger than {self.max_age:.0f}s appeared in time"
+        age = format_duration(self.max_age)
+        return f"No backup of BaaS job {self.job_id} younger than {age} appeared in time"

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_baas.durations import format_duration
 from airflow_provider_baas.errors import (
     BaasAuthError,
     BaasError,
@@ -256,8 +257,8 @@ class ExecutionWatch:
     def _timeout_message(self) -> str:
         status = f" (last status {self.last_status})" if self.last_status else ""
         return (
-            f"Timed out after {self.elapsed():.0f}s waiting for {self.subject}{status}. The BaaS API has "
-            f"no cancel endpoint: the execution goes on on the server."
+            f"Timed out after {format_duration(self.elapsed())} waiting for {self.subject}{status}. "
+            f"The BaaS API has no cancel endpoint: the execution goes on on the server."
         )
 
     def _wait_or_timeout(self, wait: float, execution: Execution | None) -> Decision:
@@ -274,7 +275,8 @@ class ExecutionWatch:
         status = self.last_status or "unknown"
         return Decision(
             WAIT,
-            f"{self.subject}: {status} after {_duration(self.elapsed())}; next poll in {_duration(wait)}",
+            f"{self.subject}: {status} after {format_duration(self.elapsed())}; "
+            f"next poll in {format_duration(wait)}",
             wait=wait,
             # A failed poll (no execution) is always reported: callers log it as a warning.
             report=execution is None or self._report_due(status),
@@ -296,7 +298,7 @@ def giving_up(subject: str, consecutive_errors: int, since_good: float, exc: Bas
     """Why a wait ends once transient errors outlast its budget."""
     return (
         f"{subject}: giving up after {consecutive_errors} failed polls in a row "
-        f"({since_good:.0f}s without an answer); last error: {exc}"
+        f"({format_duration(since_good)} without an answer); last error: {exc}"
     )
 
 
@@ -314,11 +316,3 @@ def log_wait(log: Any, decision: Decision) -> None:
         log.info("%s", decision.message)
     else:
         log.debug("%s", decision.message)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_baas._compat import AirflowTaskTimeout
+from airflow_provider_baas.durations import format_duration
 from airflow_provider_baas.errors import (
     BaasConflictError,
     BaasError,
@@ -101,7 +102,9 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
     except Exception as exc:
         decision = watch.observe_error(exc)
         if log is not None and not decision.final:
-            log.warning("Poll of %s failed (%s); retrying in %.0fs", watch.subject, exc, decision.wait)
+            log.warning(
+                "Poll of %s failed (%s); retrying in %s", watch.subject, exc, format_duration(decision.wait)
+            )
         return decision
     return watch.observe(execution)
 

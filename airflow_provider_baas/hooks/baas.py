@@ -28,6 +28,7 @@ from airflow_provider_baas.connection_form import (
     UI_FIELD_BEHAVIOUR,
     connection_form_widgets,
 )
+from airflow_provider_baas.durations import format_duration
 from airflow_provider_baas.errors import (
     BaasApiError,
     BaasAuthError,
@@ -713,12 +714,12 @@ class BaasHook(BaseHook):
             if wait is None:
                 raise transport_error(spec, outcome, self.config.secrets) from None
         log.info(
-            "BaaS API %s %s: %s; attempt %d failed, retrying in %.1fs",
+            "BaaS API %s %s: %s; attempt %d failed, retrying in %s",
             spec.method,
             spec.path,
             _describe(outcome),
             attempt,
-            wait,
+            format_duration(wait),
         )
         return wait, renewed
 

@@ -18,6 +18,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
+from airflow_provider_baas.durations import format_duration
 from airflow_provider_baas.freshness import FreshnessWatch
 from airflow_provider_baas.polling import (
     DEFAULT_ERROR_WINDOW,
@@ -159,7 +160,10 @@ class BaasWaitTrigger(BaseTrigger):
             decision = watch.observe_error(exc)
             if not decision.final:
                 self.log.warning(
-                    "Poll of %s failed (%s); retrying in %.0fs", watch.subject, exc, decision.wait
+                    "Poll of %s failed (%s); retrying in %s",
+                    watch.subject,
+                    exc,
+                    format_duration(decision.wait),
                 )
             return decision
         return self._judge(watch, result)

@@ -25,6 +25,7 @@ from airflow_provider_baas.backup_events import (
     new_events,
 )
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
+from airflow_provider_baas.durations import format_duration
 from airflow_provider_baas.polling import (
     DEFAULT_ERROR_WINDOW,
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
@@ -183,15 +184,15 @@ class BaasBackupEventTrigger(BaseEventTrigger):
             return
         kind = "transient" if is_transient(exc) else "non-transient"
         self.log.error(
-            "Reading %s failed %d time(s) in a row, %.0fs without an answer (%s error %s: %s); "
-            "still watching, retrying every %.0fs at most",
+            "Reading %s failed %d time(s) in a row, %s without an answer (%s error %s: %s); "
+            "still watching, retrying every %s at most",
             self.subject,
             reading.consecutive_errors,
-            since_good,
+            format_duration(since_good),
             kind,
             type(exc).__name__,
             exc,
-            self.poll_interval,
+            format_duration(self.poll_interval),
         )
 
     # -- the watermark's store (Airflow >= 3.3: the watched assets' state store)
