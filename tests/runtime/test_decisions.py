@@ -223,3 +223,11 @@ def test_queued_executions_count_as_started_since():
     queued = execution("q", "QUEUED")
 
     assert executions_started_since([queued], NOW) == [queued]
+
+
+def test_a_status_policy_is_immutable():
+    """Trigger kwargs and the gate share one policy object; nobody may change it under them."""
+    policy = StatusPolicy.build()
+
+    with pytest.raises(AttributeError):
+        policy.success = frozenset({"FAILED"})  # type: ignore[misc]
