@@ -11,10 +11,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_provider_baas import polling
-from airflow_provider_baas.errors import BaasExecuteOutcomeUnknown, BaasTransportSetupError
+from airflow_provider_baas.errors import (
+    BaasExecuteOutcomeUnknown,
+    BaasExecutionNotFound,
+    BaasServerError,
+    BaasTransportSetupError,
+)
 from airflow_provider_baas.freshness import FRESH_CHOICE, JOIN, STALE, START, judge_freshness
 from airflow_provider_baas.models import Execution, executions_started_since
-from airflow_provider_baas.polling import ExecutionWatch, is_transient
+from airflow_provider_baas.polling import ERROR, WAIT, ExecutionWatch, is_transient
 from airflow_provider_baas.reattach import CLOCK_SKEW, EarlierStart, ExecutionLedger, pick_earlier_execution
 from airflow_provider_baas.status import Outcome, StatusPolicy
 
@@ -231,3 +236,43 @@ def test_a_status_policy_is_immutable():
 
     with pytest.raises(AttributeError):
         policy.success = frozenset({"FAILED"})  # type: ignore[misc]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _default_watch(clock: _Clock) -> ExecutionWatch:
+    return ExecutionWatch(job_id="7", execution_id="1", started_at=clock(), clock=clock)
+
+
+def test_the_default_error_window_is_fifteen_minutes_since_the_last_good_poll():
+    error = BaasServerError(503, "GET", "/sites/s/jobs/7", "Service Unavailable")
+    clock = _Clock()
+    watch = _default_watch(clock)
+
+    clock.now += 900
+    assert watch.observe_error(error).state == WAIT
+    clock.now += 1
+    assert watch.observe_error(error).state == ERROR
+
+
+def test_the_default_not_found_grace_is_five_minutes_after_the_start():
+    not_found = BaasExecutionNotFound(404, "GET", "/sites/s/jobs/7/executions", "execution 1 not found")
+    clock = _Clock()
+    watch = _default_watch(clock)
+
+    clock.now += 299
+    assert watch.observe_error(not_found).state == WAIT
+    clock.now += 1
+    assert watch.observe_error(not_found).state == ERROR
+
+
+def test_stale_and_start_verdicts_name_no_execution():
+    """Only FRESH and JOIN are about an execution; a caller must not wait for one otherwise."""
+    assert judge([], trigger=False).execution is None
+    assert judge([]).execution is None
