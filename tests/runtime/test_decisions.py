@@ -17,9 +17,17 @@ from airflow_provider_baas.errors import (
     BaasServerError,
     BaasTransportSetupError,
 )
-from airflow_provider_baas.freshness import FRESH_CHOICE, JOIN, STALE, START, judge_freshness
+from airflow_provider_baas.freshness import (
+    FRESH_CHOICE,
+    JOIN,
+    STALE,
+    START,
+    FreshnessWatch,
+    execution_to_join_after_conflict,
+    judge_freshness,
+)
 from airflow_provider_baas.models import Execution, executions_started_since
-from airflow_provider_baas.polling import ERROR, WAIT, ExecutionWatch, is_transient
+from airflow_provider_baas.polling import ERROR, FRESH, WAIT, Decision, ExecutionWatch, is_transient, log_wait
 from airflow_provider_baas.reattach import CLOCK_SKEW, EarlierStart, ExecutionLedger, pick_earlier_execution
 from airflow_provider_baas.status import Outcome, StatusPolicy
 
@@ -276,3 +284,61 @@ def test_stale_and_start_verdicts_name_no_execution():
     """Only FRESH and JOIN are about an execution; a caller must not wait for one otherwise."""
     assert judge([], trigger=False).execution is None
     assert judge([]).execution is None
+
+
+# --- after a 409 on execute, the gate's wait ------------------------------------------------
+
+
+def test_after_a_conflict_the_running_execution_is_joined():
+    running = execution("r", "RUNNING", started=30)
+
+    assert execution_to_join_after_conflict([running], POLICY, NOW) == running
+
+
+def test_after_a_conflict_the_latest_success_that_ended_since_the_refusal_is_joined():
+    """Within the clock skew before the refusal counts (it was running then); before, it does not."""
+    early = execution("early", "SUCCESSFUL", started=300, ended=60)
+    late = execution("late", "SUCCESSFUL", started=200, ended=10)
+    too_old = execution("old", "SUCCESSFUL", started=300, ended=61)
+
+    assert execution_to_join_after_conflict([late, early], POLICY, NOW) == late
+    assert execution_to_join_after_conflict([early, late], POLICY, NOW) == late
+    assert execution_to_join_after_conflict([early], POLICY, NOW) == early
+    assert execution_to_join_after_conflict([too_old], POLICY, NOW) is None
+
+
+def test_after_a_conflict_a_failed_execution_is_never_joined():
+    assert (
+        execution_to_join_after_conflict([execution("f", "FAILED", started=30, ended=5)], POLICY, NOW) is None
+    )
+
+
+def test_a_freshness_watch_passes_on_a_fresh_backup_and_waits_otherwise():
+    clock = _Clock()
+    clock.now = NOW.timestamp()
+    watch = FreshnessWatch(job_id="7", execution_id="", started_at=clock(), clock=clock, max_age=600)
+
+    assert watch.observe_listing([execution("old", "SUCCESSFUL", started=900, ended=700)]).state == WAIT
+    decision = watch.observe_listing([execution("new", "SUCCESSFUL", started=200, ended=100)])
+    assert decision.state == FRESH
+    assert decision.execution is not None and decision.execution["execution_id"] == "new"
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def info(self, fmt, *args):
+        self.lines.append(("info", fmt % args))
+
+    def debug(self, fmt, *args):
+        self.lines.append(("debug", fmt % args))
+
+
+def test_a_wait_worth_reporting_is_logged_at_info_and_the_others_at_debug():
+    log = _Log()
+
+    log_wait(log, Decision(WAIT, "still RUNNING", wait=15, report=True))
+    log_wait(log, Decision(WAIT, "still RUNNING", wait=15, report=False))
+
+    assert log.lines == [("info", "still RUNNING"), ("debug", "still RUNNING")]
