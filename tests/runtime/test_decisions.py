@@ -342,3 +342,23 @@ def test_a_wait_worth_reporting_is_logged_at_info_and_the_others_at_debug():
     log_wait(log, Decision(WAIT, "still RUNNING", wait=15, report=False))
 
     assert log.lines == [("info", "still RUNNING"), ("debug", "still RUNNING")]
+
+
+def test_a_good_listing_resets_the_freshness_watchs_error_streak():
+    error = BaasServerError(503, "GET", "/sites/s/jobs/7/executions", "Service Unavailable")
+    clock = _Clock()
+    clock.now = NOW.timestamp()
+    watch = FreshnessWatch(
+        job_id="7", execution_id="", started_at=clock(), clock=clock, max_age=60, max_consecutive_errors=1
+    )
+
+    assert watch.observe_error(error).state == WAIT
+    assert watch.observe_listing([]).state == WAIT
+    assert watch.observe_error(error).state == WAIT
+
+
+def test_a_verdict_is_immutable():
+    verdict = judge([])
+
+    with pytest.raises(AttributeError):
+        verdict.kind = FRESH_CHOICE  # type: ignore[misc]
