@@ -27,7 +27,16 @@ from airflow_provider_baas.freshness import (
     judge_freshness,
 )
 from airflow_provider_baas.models import Execution, executions_started_since
-from airflow_provider_baas.polling import ERROR, FRESH, WAIT, Decision, ExecutionWatch, is_transient, log_wait
+from airflow_provider_baas.polling import (
+    ERROR,
+    FRESH,
+    TIMEOUT,
+    WAIT,
+    Decision,
+    ExecutionWatch,
+    is_transient,
+    log_wait,
+)
 from airflow_provider_baas.reattach import CLOCK_SKEW, EarlierStart, ExecutionLedger, pick_earlier_execution
 from airflow_provider_baas.status import Outcome, StatusPolicy
 
@@ -362,3 +371,13 @@ def test_a_verdict_is_immutable():
 
     with pytest.raises(AttributeError):
         verdict.kind = FRESH_CHOICE  # type: ignore[misc]
+
+
+def test_a_timeout_before_any_poll_claims_no_last_status():
+    clock = _Clock()
+    watch = ExecutionWatch(job_id="7", execution_id="1", started_at=clock(), clock=clock, deadline=clock())
+
+    decision = watch.check_deadline()
+
+    assert decision is not None and decision.state == TIMEOUT
+    assert "last status" not in decision.message
