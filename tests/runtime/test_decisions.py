@@ -381,3 +381,14 @@ def test_a_timeout_before_any_poll_claims_no_last_status():
 
     assert decision is not None and decision.state == TIMEOUT
     assert "last status" not in decision.message
+
+
+def test_a_freshness_watch_passes_on_a_fresh_backup_even_after_a_newer_failure():
+    """It cannot start a backup, so a later failed run does not make the good one unusable."""
+    clock = _Clock()
+    clock.now = NOW.timestamp()
+    watch = FreshnessWatch(job_id="7", execution_id="", started_at=clock(), clock=clock, max_age=600)
+    good = execution("good", "SUCCESSFUL", started=200, ended=100)
+    failed = execution("failed", "FAILED", started=50, ended=40)
+
+    assert watch.observe_listing([good, failed]).state == FRESH
