@@ -392,3 +392,9 @@ def test_a_freshness_watch_passes_on_a_fresh_backup_even_after_a_newer_failure()
     failed = execution("failed", "FAILED", started=50, ended=40)
 
     assert watch.observe_listing([good, failed]).state == FRESH
+
+
+def test_after_a_conflict_an_execution_without_an_end_time_that_no_longer_runs_is_skipped():
+    aborted = execution("a", "ABORTED", started=30)
+
+    assert execution_to_join_after_conflict([aborted], POLICY, NOW) is None
