@@ -37,7 +37,13 @@ from airflow_provider_baas.polling import (
     is_transient,
     log_wait,
 )
-from airflow_provider_baas.reattach import CLOCK_SKEW, EarlierStart, ExecutionLedger, pick_earlier_execution
+from airflow_provider_baas.reattach import (
+    CLOCK_SKEW,
+    EarlierStart,
+    ExecutionLedger,
+    pick_earlier_execution,
+    variable_name,
+)
 from airflow_provider_baas.status import Outcome, StatusPolicy
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -398,3 +404,18 @@ def test_after_a_conflict_an_execution_without_an_end_time_that_no_longer_runs_i
     aborted = execution("a", "ABORTED", started=30)
 
     assert execution_to_join_after_conflict([aborted], POLICY, NOW) is None
+
+
+def test_a_long_variable_name_is_cut_to_airflows_250_character_key_limit():
+    name = variable_name("d" * 200, "t" * 100, "r", 0)
+
+    assert len(name) == 250
+    assert name != variable_name("d" * 200, "t" * 100, "r", 1)
+
+
+def test_a_ledger_without_a_task_instance_remembers_nothing_and_does_not_fail():
+    ledger = ExecutionLedger({}, "7", "s")
+
+    ledger.remember_sending(NOW)
+
+    assert ledger.earlier_start() is None
