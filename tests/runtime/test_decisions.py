@@ -419,3 +419,11 @@ def test_a_ledger_without_a_task_instance_remembers_nothing_and_does_not_fail():
     ledger.remember_sending(NOW)
 
     assert ledger.earlier_start() is None
+
+
+def test_a_variable_name_of_exactly_250_characters_is_kept_readable():
+    prefix = len(variable_name("", "t", "r", 0))  # the name with an empty dag id
+    name = variable_name("d" * (250 - prefix), "t", "r", 0)
+
+    assert len(name) == 250
+    assert name.endswith(".t.r.0")
