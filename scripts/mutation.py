@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import signal
 import subprocess
 import sys
 import time
@@ -168,7 +169,15 @@ def run(module: str, equivalents: set[tuple[str, int, str]]) -> tuple[int, int, 
     return kill_count, len(survivors), equivalent_count, survivors
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str]) -> int:
+    # A background shell ignores SIGINT and SIGTERM kills outright: both must reach the finally
+    # that puts the original module back.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     modules = [a for a in argv if not a.startswith("-")] or list(TESTS)
     if "--list" in argv:
         for module in modules:
