@@ -34,6 +34,7 @@ from airflow_provider_baas.polling import (
     WAIT,
     Decision,
     ExecutionWatch,
+    PollingPolicy,
     is_transient,
     log_wait,
 )
@@ -427,3 +428,12 @@ def test_a_variable_name_of_exactly_250_characters_is_kept_readable():
 
     assert len(name) == 250
     assert name.endswith(".t.r.0")
+
+
+@pytest.mark.parametrize(
+    ("frozen", "field"), [(PollingPolicy(), "poll_interval"), (Decision(WAIT, "still RUNNING"), "wait")]
+)
+def test_polling_policies_and_decisions_are_immutable(frozen, field):
+    """Shared by every wait of a trigger, and passed between layers: nobody may change them."""
+    with pytest.raises(AttributeError):
+        setattr(frozen, field, 1.0)
