@@ -26,12 +26,13 @@ DAG_SUITES = tests/dag_runs tests/examples tests/reliability/test_dag_secrets.py
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv venv-af2 venv-af30 venv-af31 venv-af32 lint test test-af3 test-af2 test-af30 test-af31 test-af32 demo clean
+.PHONY: help venv venv-af2 venv-af30 venv-af31 venv-af32 lint mutation test test-af3 test-af2 test-af30 test-af31 test-af32 demo clean
 
 help:
 	@echo "make demo   - run the example pre-ETL pipeline against the embedded BaaS simulator"
 	@echo "make test   - lint, every test on Airflow $(AIRFLOW3) and $(AIRFLOW2), the DAG-level suites on"
 	@echo "              $(AIRFLOW32), $(AIRFLOW31) and $(AIRFLOW30)"
+	@echo "make mutation - mutation testing of the decision modules (slow; docs/testing.md)"
 
 # $(1) venv, $(2) Airflow version, $(3) constraints file, $(4) extras of this package
 define airflow_venv
@@ -53,6 +54,12 @@ venv-af2: $(VENV2)/.installed
 venv-af30: $(VENV30)/.installed
 venv-af31: $(VENV31)/.installed
 venv-af32: $(VENV32)/.installed
+
+# One-spot mutants of the decision modules against their fast tests (docs/testing.md). About
+# 25 minutes on 2 cores, so not part of `make test`. MODULES="status freshness" runs a subset.
+MODULES ?=
+mutation: venv
+	$(VENV3)/bin/python scripts/mutation.py $(MODULES)
 
 lint: venv
 	$(VENV3)/bin/ruff check .

@@ -401,8 +401,9 @@ class TestObserveError:
     def test_default_budget(self, clock: FakeClock) -> None:
         watch = make_watch(clock, polling=PollingPolicy(poll_interval=1))
         exc = TRANSIENT[1]
-        states = [watch.observe_error(exc).state for _ in range(polling.DEFAULT_MAX_CONSECUTIVE_ERRORS + 1)]
-        assert states == [WAIT] * polling.DEFAULT_MAX_CONSECUTIVE_ERRORS + [ERROR]
+        # A literal, not the constant: the test must fail when the default budget changes.
+        states = [watch.observe_error(exc).state for _ in range(11)]
+        assert states == [WAIT] * 10 + [ERROR]
 
     def test_good_poll_resets_the_budget(self, clock: FakeClock) -> None:
         watch = make_watch(clock, max_consecutive_errors=2)
