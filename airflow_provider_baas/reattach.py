@@ -68,7 +68,7 @@ class ExecutionLedger:
     def __init__(self, context: Any, job_id: str, site_id: str) -> None:
         self._ti = context.get("ti") if hasattr(context, "get") else None
         task_store = _state_store(context)
-        self._store = task_store or _variable_store(self._ti)
+        self._store = task_store if task_store is not None else _variable_store(self._ti)
         self._store_name = "task state store" if task_store is not None else "Airflow Variable"
         self._job_id, self._site_id = job_id, site_id
 
