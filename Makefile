@@ -18,6 +18,7 @@ VENV2 := .venv-af2
 VENV30 := .venv-af30
 VENV31 := .venv-af31
 VENV32 := .venv-af32
+VENVF := .venv-floors
 # pip's notes about absent local mirrors are noise here; real errors still fail the build.
 PIP_QUIET = 2>&1 | { grep -v "^WARNING: Location" || true; }
 PYTEST_ARGS ?=
@@ -26,12 +27,13 @@ DAG_SUITES = tests/dag_runs tests/examples tests/reliability/test_dag_secrets.py
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv venv-af2 venv-af30 venv-af31 venv-af32 lint mutation test test-af3 test-af2 test-af30 test-af31 test-af32 demo clean
+.PHONY: help venv venv-af2 venv-af30 venv-af31 venv-af32 venv-floors lint mutation test test-af3 test-af2 test-af30 test-af31 test-af32 test-floors demo clean
 
 help:
 	@echo "make demo   - run the example pre-ETL pipeline against the embedded BaaS simulator"
 	@echo "make test   - lint, every test on Airflow $(AIRFLOW3) and $(AIRFLOW2), the DAG-level suites on"
-	@echo "              $(AIRFLOW32), $(AIRFLOW31) and $(AIRFLOW30)"
+	@echo "              $(AIRFLOW32), $(AIRFLOW31) and $(AIRFLOW30), and on $(AIRFLOW2) with the lowest"
+	@echo "              versions pyproject.toml allows of our runtime dependencies (test-floors)"
 	@echo "make mutation - mutation testing of the decision modules (slow; docs/testing.md)"
 
 # $(1) venv, $(2) Airflow version, $(3) constraints file, $(4) extras of this package
@@ -49,11 +51,25 @@ $(eval $(call airflow_venv,$(VENV30),$(AIRFLOW30),constraints/airflow-3.0.txt,[d
 $(eval $(call airflow_venv,$(VENV31),$(AIRFLOW31),constraints/airflow-3.1.txt,[dev]))
 $(eval $(call airflow_venv,$(VENV32),$(AIRFLOW32),constraints/airflow-3.2.txt,[dev]))
 
+# The oldest supported Airflow with every runtime dependency of ours at its floor in pyproject.toml
+# (scripts/floors.py), so each floor is a version the tests ran with. pip refuses a floor that
+# Airflow 2.11.2 cannot install; `pip check` refuses an inconsistent set.
+$(VENVF)/.installed: pyproject.toml constraints/airflow-2.11.txt scripts/floors.py
+	test -x $(VENVF)/bin/python || $(PYTHON) -m venv $(VENVF)
+	$(VENVF)/bin/pip install -q --upgrade pip $(PIP_QUIET)
+	$(VENVF)/bin/pip install -q -c constraints/airflow-2.11.txt "apache-airflow==$(AIRFLOW2)" -e ".[dev]" $(PIP_QUIET)
+	$(VENVF)/bin/pip install -q "apache-airflow==$(AIRFLOW2)" $$($(PYTHON) scripts/floors.py) $(PIP_QUIET)
+	$(VENVF)/bin/pip check
+	$(VENVF)/bin/python -c "import airflow; assert airflow.__version__ == '$(AIRFLOW2)'"
+	$(VENVF)/bin/python scripts/floors.py --check
+	touch $@
+
 venv: $(VENV3)/.installed
 venv-af2: $(VENV2)/.installed
 venv-af30: $(VENV30)/.installed
 venv-af31: $(VENV31)/.installed
 venv-af32: $(VENV32)/.installed
+venv-floors: $(VENVF)/.installed
 
 # One-spot mutants of the decision modules against their fast tests (docs/testing.md). About
 # 25 minutes on 2 cores, so not part of `make test`. MODULES="status freshness" runs a subset.
@@ -86,13 +102,17 @@ test-af30: venv-af30
 	@echo "== Airflow $(AIRFLOW30): DAG-level suites =="
 	$(VENV30)/bin/python $(PYTEST) $(DAG_SUITES) $(PYTEST_ARGS)
 
-test: lint test-af3 test-af2 test-af32 test-af31 test-af30
+test-floors: venv-floors
+	@echo "== Airflow $(AIRFLOW2), our runtime dependencies at their floors: $$($(PYTHON) scripts/floors.py) =="
+	$(VENVF)/bin/python $(PYTEST) tests/hook $(DAG_SUITES) $(PYTEST_ARGS)
+
+test: lint test-af3 test-af2 test-af32 test-af31 test-af30 test-floors
 
 demo: venv
 	$(VENV3)/bin/python demo/run_demo.py
 
 clean:
-	rm -rf $(VENV3) $(VENV2) $(VENV30) $(VENV31) $(VENV32) .pytest_cache .ruff_cache
+	rm -rf $(VENV3) $(VENV2) $(VENV30) $(VENV31) $(VENV32) $(VENVF) .pytest_cache .ruff_cache
 
 # The connection form in Airflow 3's own UI, in a real browser: Debian's chromium (installed with apt
 # when missing), driven by Playwright from PyPI (its wheel carries the driver; never

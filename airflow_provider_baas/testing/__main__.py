@@ -1,6 +1,10 @@
-"""Command line: ``python -m airflow_provider_baas.testing`` / ``baas-simulator``.
+"""Command line: ``python -m airflow_provider_baas.testing``.
 
-Serves a scenario until SIGINT/SIGTERM. The first lines of stdout are::
+There is no console script on purpose: a production image that installs the provider gets no
+test server on its PATH.
+
+``--list-jobs`` prints the scenario's jobs (one per line: site, job id, type, active, duration,
+name) and exits. Otherwise it serves a scenario until SIGINT/SIGTERM. The first lines of stdout are::
 
     BaaS simulator listening on http://127.0.0.1:PORT
     AIRFLOW_CONN_BAAS_DEFAULT='{"conn_type": "baas", ...}'
@@ -18,9 +22,13 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from airflow_provider_baas.durations import format_duration
 from airflow_provider_baas.testing.constants import DEFAULT_PORT, DEFAULT_TOKEN
+
+if TYPE_CHECKING:
+    from airflow_provider_baas.testing.scenario import Scenario
 
 
 def _faults(values: Sequence[str]) -> list[dict[str, Any]]:
@@ -37,7 +45,7 @@ def _faults(values: Sequence[str]) -> list[dict[str, Any]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="baas-simulator",
+        prog="python -m airflow_provider_baas.testing",
         description="Serve a simulated Teradata BaaS data-protection v2 API (for testing).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -79,7 +87,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--print-default-scenario", action="store_true", help="print the demo scenario as JSON and exit"
     )
+    parser.add_argument(
+        "--list-jobs", action="store_true", help="print the scenario's jobs, one per line, and exit"
+    )
     return parser
+
+
+def job_lines(scenario: Scenario) -> list[str]:
+    """The ``--list-jobs`` table: a header, then one line per job of every site.
+
+    :param scenario: the scenario whose jobs are listed.
+    :return: the lines, without line ends.
+    """
+    rows = [("SITE", "JOB_ID", "TYPE", "ACTIVE", "DURATION", "NAME")]
+    for site in scenario.sites:
+        for job in site.jobs:
+            active = "yes" if job.active else "no"
+            duration = format_duration(job.duration)
+            rows.append((site.site_id, str(job.job_id), job.job_type, active, duration, job.name))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_default_scenario:
         print(Scenario.default().to_json())
         return 0
+    scenario = Scenario.from_json(args.scenario) if args.scenario else Scenario.default()
+    if args.list_jobs:
+        print("\n".join(job_lines(scenario)))
+        return 0
 
     from airflow_provider_baas.testing.server import BaasSimulator, RecordedRequest
 
@@ -97,7 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = record.status if record.status is not None else "-"
         print(f"{record.method} {record.path} -> {status}{fault}", file=sys.stderr, flush=True)
 
-    scenario = Scenario.from_json(args.scenario) if args.scenario else Scenario.default()
     jwt_key = Path(args.jwt_public_key).read_bytes() if args.jwt_public_key else None
     sim = BaasSimulator(
         scenario,

@@ -14,9 +14,10 @@ DEFAULT_PRINCIPAL = "default"
 #: Audience a JWT must contain when it carries an ``aud`` claim (VantageCloud Lake PAT flow).
 DEFAULT_JWT_AUDIENCE = "td:service:authentication"
 
-#: Port of ``baas-simulator`` unless ``--port`` says otherwise. Not one an Airflow component uses by
-#: default (api-server/webserver 8080, worker and triggerer log servers 8793/8794, scheduler health
-#: 8974, Flower 5555, StatsD 8125), so the simulator runs next to a local Airflow unchanged.
+#: Port of the simulator's command line unless ``--port`` says otherwise. Not one an Airflow
+#: component uses by default (api-server/webserver 8080, worker and triggerer log servers
+#: 8793/8794, scheduler health 8974, Flower 5555, StatsD 8125), so the simulator runs next to a
+#: local Airflow unchanged.
 DEFAULT_PORT = 8765
 
 #: Site id of the built-in demo scenario (:meth:`Scenario.default`).

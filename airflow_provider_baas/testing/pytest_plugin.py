@@ -8,6 +8,12 @@ Fixtures:
   ``BaasSimulator`` keyword arguments) or per test with ``@pytest.mark.baas_simulator(**kwargs)``
   (the marker wins).
 * ``baas_connection``: the same simulator, with ``AIRFLOW_CONN_BAAS_DEFAULT`` pointing at it.
+* ``baas_airflow_home``: an :class:`~airflow_provider_baas.testing.airflow_home.AirflowHome` of
+  its own (a migrated sqlite DB, the dags folder of ``baas_dags_folder``), with ``baas_connection``
+  in place: ``baas_airflow_home.run_dag("my_dag")`` runs the DAG with ``dag.test()`` in a child
+  process, polls capped at 0.2 s. The DB is migrated once per session and copied for each test.
+* ``baas_dags_folder``: the DAG files ``baas_airflow_home`` runs; ``<rootdir>/dags`` unless
+  overridden.
 
 Helper: :func:`use_baas_connection` sets ``AIRFLOW_CONN_<CONN_ID>`` for any simulator.
 
@@ -18,15 +24,21 @@ so it imports nothing heavy at module level (no aiohttp, requests, jwt, airflow)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from airflow_provider_baas.testing.airflow_home import AirflowHome
     from airflow_provider_baas.testing.server import BaasSimulator
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``baas_simulator`` marker.
+
+    :param config: the pytest configuration.
+    """
     config.addinivalue_line(
         "markers",
         "baas_simulator(**options): BaasSimulator keyword arguments for the baas_simulator fixture",
@@ -35,7 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def baas_simulator_options() -> dict[str, Any]:
-    """Override to change the ``baas_simulator`` fixture's ``BaasSimulator`` arguments."""
+    """Override to change the ``baas_simulator`` fixture's ``BaasSimulator`` arguments.
+
+    :return: ``BaasSimulator`` keyword arguments (empty: the defaults).
+    """
     return {}
 
 
@@ -43,7 +58,11 @@ def baas_simulator_options() -> dict[str, Any]:
 def baas_simulator(
     request: pytest.FixtureRequest, baas_simulator_options: dict[str, Any]
 ) -> Iterator[BaasSimulator]:
-    """A started BaaS simulator (default scenario, fast time scale), stopped after the test."""
+    """A started BaaS simulator (default scenario, fast time scale), stopped after the test.
+
+    :param request: the requesting test (for its ``baas_simulator`` marker).
+    :param baas_simulator_options: ``BaasSimulator`` keyword arguments (the marker's win).
+    """
     from airflow_provider_baas.testing.constants import DEFAULT_TOKEN, FIXTURE_TIME_SCALE
     from airflow_provider_baas.testing.server import BaasSimulator
 
@@ -63,7 +82,11 @@ def use_baas_connection(
 ) -> str:
     """Point the Airflow connection ``conn_id`` at ``sim`` (env var via ``monkeypatch``).
 
-    ``extra`` keys go into the connection's extra. Returns ``conn_id``.
+    :param sim: a started simulator.
+    :param monkeypatch: sets (and at teardown removes) ``AIRFLOW_CONN_<CONN_ID>``.
+    :param conn_id: the Airflow connection id.
+    :param extra: keys added to the connection's extra, e.g. ``max_attempts=1``.
+    :return: ``conn_id``.
     """
     name, value = sim.airflow_conn_env(conn_id, **extra)
     monkeypatch.setenv(name, value)
@@ -72,6 +95,54 @@ def use_baas_connection(
 
 @pytest.fixture
 def baas_connection(baas_simulator: BaasSimulator, monkeypatch: pytest.MonkeyPatch) -> BaasSimulator:
-    """The ``baas_simulator`` fixture, with ``AIRFLOW_CONN_BAAS_DEFAULT`` pointing at it."""
+    """The ``baas_simulator`` fixture, with ``AIRFLOW_CONN_BAAS_DEFAULT`` pointing at it.
+
+    :param baas_simulator: the simulator.
+    :param monkeypatch: sets the connection's environment variable for this test only.
+    """
     use_baas_connection(baas_simulator, monkeypatch)
     return baas_simulator
+
+
+@pytest.fixture
+def baas_dags_folder(request: pytest.FixtureRequest) -> Path:
+    """Override to point ``baas_airflow_home`` at your DAG files.
+
+    :param request: the requesting test (for pytest's rootdir).
+    :return: ``<rootdir>/dags``.
+    """
+    return request.config.rootpath / "dags"
+
+
+@pytest.fixture(scope="session")
+def baas_airflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated Airflow metadata DB, made once per session and copied by ``baas_airflow_home``.
+
+    :param tmp_path_factory: pytest's session-wide temporary directories.
+    :return: the sqlite file.
+    """
+    from airflow_provider_baas.testing.airflow_home import AirflowHome
+
+    root = tmp_path_factory.mktemp("baas-airflow-template")
+    (root / "dags").mkdir()
+    return AirflowHome(root / "home", root / "dags").db_path
+
+
+@pytest.fixture
+def baas_airflow_home(
+    baas_connection: BaasSimulator,
+    baas_dags_folder: Path,
+    baas_airflow_template_db: Path,
+    tmp_path: Path,
+) -> AirflowHome:
+    """A throw-away Airflow home running the DAGs of ``baas_dags_folder`` against the simulator.
+
+    :param baas_connection: the simulator behind ``baas_default`` (other connections pointed at
+        it with :func:`use_baas_connection` work too).
+    :param baas_dags_folder: the DAG files.
+    :param baas_airflow_template_db: the migrated DB this home starts from.
+    :param tmp_path: where the home lives.
+    """
+    from airflow_provider_baas.testing.airflow_home import AirflowHome
+
+    return AirflowHome(tmp_path / "airflow-home", baas_dags_folder, template_db=baas_airflow_template_db)

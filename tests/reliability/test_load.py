@@ -68,7 +68,7 @@ def random_faults(rng: random.Random, count: int) -> list[dict[str, Any]]:
 
 
 class SimulatorProcess:
-    """``baas-simulator`` in a subprocess; ``answers`` are its request log lines (--log-requests)."""
+    """The simulator's command line in a subprocess; ``answers`` are its request log lines."""
 
     def __init__(self, tmp_path: Any, faults: list[dict[str, Any]]) -> None:
         scenario = Scenario.default()

@@ -1,4 +1,4 @@
-"""The command line: ``python -m airflow_provider_baas.testing`` and the ``baas-simulator`` script."""
+"""The command line: ``python -m airflow_provider_baas.testing`` (there is no console script)."""
 
 from __future__ import annotations
 
@@ -136,14 +136,34 @@ def test_print_default_scenario() -> None:
     assert Scenario.from_json(json.loads(result.stdout)) == Scenario.default()
 
 
-def test_console_script() -> None:
-    script = Path(sys.executable).parent / "baas-simulator"
-    if not script.exists():
-        pytest.skip("console script not installed in this environment")
-    result = subprocess.run(
-        [str(script), "--print-default-scenario"], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert json.loads(result.stdout)["sites"][0]["site_id"] == "demo-site"
+def test_no_console_script_lands_on_path() -> None:
+    # A production image installs the provider: it must not get a test server as a command.
+    from importlib.metadata import distribution
+
+    entry_points = distribution("airflow-provider-baas").entry_points
+    assert [ep for ep in entry_points if ep.group == "console_scripts"] == []
+    assert not (Path(sys.executable).parent / "baas-simulator").exists()
+
+
+def test_list_jobs_prints_every_job_of_the_default_scenario() -> None:
+    result = subprocess.run([*MODULE, "--list-jobs"], capture_output=True, text=True, timeout=60, check=True)
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["SITE", "JOB_ID", "TYPE", "ACTIVE", "DURATION", "NAME"]
+    jobs = [(site.site_id, job) for site in Scenario.default().sites for job in site.jobs]
+    assert len(rows) == len(jobs) > 1
+    for row, (site_id, job) in zip(rows, jobs, strict=True):
+        cells = row.split(maxsplit=5)
+        assert cells[:4] == [site_id, str(job.job_id), job.job_type, "yes" if job.active else "no"]
+        assert cells[5] == job.name
+
+
+def test_list_jobs_reads_the_given_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.json"
+    path.write_text(small_scenario().to_json())
+    command = [*MODULE, "--scenario", str(path), "--list-jobs"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    expected = {str(job.job_id) for site in small_scenario().sites for job in site.jobs}
+    assert {row.split()[1] for row in result.stdout.splitlines()[1:]} == expected
 
 
 def test_bad_fault_is_reported() -> None:
