@@ -8,6 +8,7 @@ compared with ``FORM_FIELDS`` / ``UI_FIELD_BEHAVIOUR``. The browser test (tests/
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -195,12 +196,27 @@ def test_readme_explains_every_form_field():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("### In the Airflow UI", 1)[1].split("\n## ", 1)[0]
-    assert "(docs/images/connection-form.png)" in section
-    assert (Path(__file__).resolve().parents[2] / "docs" / "images" / "connection-form.png").is_file()
+    section = readme.split("\n## The connection\n", 1)[1].split("\n## ", 1)[0]
     rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| ")}
     for label in UI_FIELD_BEHAVIOUR["relabeling"].values():
         assert label in rows, label
     for f in FORM_FIELDS:
         assert f.label in rows, f.label
         assert f"`{f.name}`" in rows[f.label], f.name
+
+
+def test_readme_airflow_lines_table_says_where_this_line_draws_the_form():
+    """The README's compatibility table, row of the installed line, against what this line does."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {}
+    for line in readme.splitlines():
+        match = re.match(r"\| (\d+\.\d+) \(\d+\.\d+\.\d+\) \|", line)
+        if match:
+            rows[tuple(int(p) for p in match.group(1).split("."))] = line.split("|")[4]
+    assert set(rows) == {(3, 3), (3, 2), (3, 1), (3, 0), (2, 11)}
+    from_conn_fields = {line for line, form in rows.items() if "`conn-fields`" in form}
+    assert (AIRFLOW_VERSION[:2] in from_conn_fields) is (FORM_SOURCE == "conn-fields")
+    # The same rule for every line, as _form_source applies it.
+    assert from_conn_fields == {line for line in rows if line >= (3, 2)}
