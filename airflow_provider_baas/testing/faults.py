@@ -78,6 +78,11 @@ class Fault:
         self._regex = re.compile(self.path_regex) if self.path_regex else None
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether a request's method and path are this fault's.
+
+        :param method: the request's HTTP method.
+        :param path: the request's whole path.
+        """
         if self.method != "*" and self.method != method:
             return False
         if self._regex is not None:
@@ -91,6 +96,10 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | Fault) -> Fault:
+        """A fault from its dict form (keys are the attributes; a :class:`Fault` is returned as is).
+
+        :param data: the dict, or a fault.
+        """
         if isinstance(data, Fault):
             return data
         if not isinstance(data, Mapping):

@@ -107,6 +107,10 @@ class Outcome:
 
     @classmethod
     def parse(cls, value: Outcome | str | Mapping[str, Any]) -> Outcome:
+        """An outcome from a status word, a dict of its fields, or an outcome (returned as is).
+
+        :param value: the word, dict or outcome.
+        """
         if isinstance(value, Outcome):
             return value
         if isinstance(value, str):
@@ -114,6 +118,7 @@ class Outcome:
         return cls(**_check_fields(cls, value))
 
     def to_dict(self) -> dict[str, Any] | str:
+        """The JSON form: the status word alone when nothing else is set, else a dict."""
         data = _non_default_fields(self, always=("status",))
         return data["status"] if len(data) == 1 else data
 
@@ -140,11 +145,16 @@ class HistoryEntry:
 
     @classmethod
     def parse(cls, value: HistoryEntry | Mapping[str, Any]) -> HistoryEntry:
+        """A history entry from a dict of its fields, or an entry (returned as is).
+
+        :param value: the dict or entry.
+        """
         if isinstance(value, HistoryEntry):
             return value
         return cls(**_check_fields(cls, value))
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form: a dict of the fields that are set."""
         return _non_default_fields(self, always=("status", "ended_ago"))
 
 
@@ -221,11 +231,16 @@ class JobSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | JobSpec) -> JobSpec:
+        """A job from its JSON form, or a job (returned as is).
+
+        :param data: the dict or job.
+        """
         if isinstance(data, JobSpec):
             return data
         return cls(**_check_fields(cls, data, aliases={"outcome": "outcomes", "is_active": "active"}))
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form (:meth:`from_dict` reads it back)."""
         data = _non_default_fields(self, always=("job_id", "name", "job_type"))
         if "outcomes" in data:
             data["outcomes"] = [o.to_dict() for o in self.outcomes]
@@ -254,11 +269,16 @@ class SiteSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | SiteSpec) -> SiteSpec:
+        """A site from its JSON form, or a site (returned as is).
+
+        :param data: the dict or site.
+        """
         if isinstance(data, SiteSpec):
             return data
         return cls(**_check_fields(cls, data))
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form (:meth:`from_dict` reads it back)."""
         data = _non_default_fields(self, always=("site_id",))
         data["jobs"] = [j.to_dict() for j in self.jobs]
         return data
@@ -292,6 +312,7 @@ class Scenario:
 
     @property
     def default_site_id(self) -> str:
+        """The first site's id: the one calls use when they name no site."""
         return self.sites[0].site_id
 
     def start_epoch(self) -> float | None:
@@ -300,11 +321,18 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """A scenario from its JSON form.
+
+        :param data: the dict (``sites``, and optionally ``faults``, ``site_access``, ``start_time``).
+        """
         return cls(**_check_fields(cls, data))
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenario:
-        """Load a scenario from a dict, a JSON file path, or JSON text."""
+        """Load a scenario from a dict, a JSON file path, or JSON text.
+
+        :param source: a dict, a JSON file path, or JSON text.
+        """
         if isinstance(source, Mapping):
             return cls.from_dict(source)
         if isinstance(source, str) and source.lstrip().startswith("{"):
@@ -312,6 +340,7 @@ class Scenario:
         return cls.from_dict(json.loads(Path(source).read_text(encoding="utf-8")))
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form (:meth:`from_dict` reads it back)."""
         data: dict[str, Any] = {"sites": [s.to_dict() for s in self.sites]}
         if self.faults:
             data["faults"] = [f.to_dict() for f in self.faults]
@@ -322,6 +351,10 @@ class Scenario:
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The JSON text of :meth:`to_dict`.
+
+        :param indent: as for :func:`json.dumps`.
+        """
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod

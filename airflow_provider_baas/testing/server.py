@@ -93,18 +93,36 @@ class BaasSimulator:
             requests.get(f"{sim.base_url}/sites/{sim.site_id}/jobs",
                          headers={"Authorization": f"Bearer {sim.token}"})
 
-    ``scenario``: a :class:`Scenario`, a dict, JSON text or a JSON file path (default:
-    :meth:`Scenario.default`). ``time_scale``: BaaS seconds per real second (0 freezes time;
-    :meth:`advance` always works). ``clock``: optional real-time source replacing
-    :func:`time.monotonic`. Auth: ``token`` (None: no static token), ``tokens`` (more tokens:
-    value -> principal), ``jwt_public_key`` (accept RS256 JWTs signed by its private key),
-    ``site_access`` (principal -> allowed site ids), ``required_headers``; with no token, key
-    or header configured every request is accepted. Behaviour: ``on_concurrent_execute``
-    (``"reject"``: 409 while the job has a non-final execution; ``"allow"``), ``executions_order``
-    (``"newest_first"``/``"oldest_first"``), ``run_schedules`` (BaaS's own scheduler: each active
-    job with a ``schedule_interval`` runs at its ``next_run_time``), ``ignore_paging`` (list
-    endpoints ignore page/page-size),
-    ``execute_response_body`` (J3 body; default empty), ``faults`` (see :class:`Fault`).
+    With no token, JWT key or required header configured, every request is accepted.
+
+    :param scenario: a :class:`Scenario`, a dict, JSON text or a JSON file path (default:
+        :meth:`Scenario.default`).
+    :param token: the accepted bearer token (principal ``"default"``); None: no static token.
+    :param tokens: more accepted tokens: token value -> principal name.
+    :param jwt_public_key: also accept RS256 JWTs signed by this key's private half (a PEM, a PEM
+        file's path or a cryptography key).
+    :param jwt_kid: the ``kid`` a JWT's header must carry (None: any).
+    :param jwt_audience: the audience a JWT must contain when it has an ``aud`` claim.
+    :param jwt_leeway: seconds of clock difference allowed when checking a JWT's expiry.
+    :param site_access: principal -> the site ids it may use (principals not listed: every site).
+    :param required_headers: headers every request must carry with exactly these values (an API
+        gateway's key).
+    :param time_scale: BaaS seconds per real second (0 freezes time; :meth:`advance` always works).
+    :param start_time: the simulated "now" at start (ISO string, epoch seconds or datetime;
+        default: the scenario's, else the real now).
+    :param clock: a real-time source replacing :func:`time.monotonic`, for deterministic tests.
+    :param host: the address to listen on.
+    :param port: the port (0: a free one, see :attr:`port` once started).
+    :param on_concurrent_execute: ``"reject"`` (409 while the job has a non-final execution) or
+        ``"allow"``.
+    :param executions_order: ``"newest_first"`` or ``"oldest_first"`` in the executions listings.
+    :param run_schedules: run each active job with a ``schedule_interval`` at its
+        ``next_run_time``, as BaaS's own scheduler does.
+    :param ignore_paging: list endpoints ignore ``page``/``page-size``.
+    :param execute_response_body: the body of the execute answer (J3; default empty).
+    :param faults: faults to inject from the start (see :class:`Fault`).
+    :param request_log_limit: how many of the latest requests the log keeps (None: all).
+    :param on_request: called with each :class:`RecordedRequest` once answered.
     """
 
     def __init__(
@@ -190,6 +208,7 @@ class BaasSimulator:
 
     @property
     def running(self) -> bool:
+        """Whether the server thread runs (between :meth:`start` and :meth:`stop`)."""
         return self._thread is not None
 
     def start(self) -> BaasSimulator:
@@ -222,7 +241,10 @@ class BaasSimulator:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving: close the port and every connection, join the thread. Idempotent."""
+        """Stop serving: close the port and every connection, join the thread. Idempotent.
+
+        :param timeout: seconds to wait for the server thread.
+        """
         thread, loop = self._thread, self._loop
         if thread is None or loop is None:
             return
@@ -306,6 +328,10 @@ class BaasSimulator:
         ``extra`` keys are added to the connection's ``extra`` (``site_id`` defaults to the
         default site). ``conn_id`` is not part of the value; it is accepted for symmetry with
         :meth:`airflow_conn_env`.
+
+        :param conn_id: not part of the value.
+        :param extra: keys added to the connection's extra, e.g. ``max_attempts=1``.
+        :return: the JSON text.
         """
         conn: dict[str, Any] = {"conn_type": "baas", "host": self.url}
         if self.token:
@@ -314,13 +340,18 @@ class BaasSimulator:
         return json.dumps(conn)
 
     def airflow_conn_env(self, conn_id: str = "baas_default", **extra: Any) -> tuple[str, str]:
-        """``("AIRFLOW_CONN_BAAS_DEFAULT", <json>)`` for ``os.environ`` / ``monkeypatch.setenv``."""
+        """``("AIRFLOW_CONN_BAAS_DEFAULT", <json>)`` for ``os.environ`` / ``monkeypatch.setenv``.
+
+        :param conn_id: the Airflow connection id; it names the variable.
+        :param extra: keys added to the connection's extra.
+        """
         return f"AIRFLOW_CONN_{conn_id.upper()}", self.airflow_connection(conn_id, **extra)
 
     # -- behaviour switches ---------------------------------------------------------------------
 
     @property
     def on_concurrent_execute(self) -> str:
+        """What an execute does while the job runs: ``"reject"`` (409) or ``"allow"``; settable."""
         return self.state.on_concurrent_execute
 
     @on_concurrent_execute.setter
@@ -331,6 +362,7 @@ class BaasSimulator:
 
     @property
     def executions_order(self) -> str:
+        """Order of the executions listings: ``"newest_first"`` or ``"oldest_first"``; settable."""
         return self.state.executions_order
 
     @executions_order.setter
@@ -343,6 +375,7 @@ class BaasSimulator:
 
     @property
     def time_scale(self) -> float:
+        """BaaS seconds per real second (0: frozen); settable while running."""
         return self.clock.time_scale
 
     @time_scale.setter
@@ -354,7 +387,10 @@ class BaasSimulator:
         return datetime.fromtimestamp(self.clock.now(), tz=UTC)
 
     def advance(self, seconds: float) -> None:
-        """Move simulated time ``seconds`` BaaS seconds forward."""
+        """Move simulated time ``seconds`` BaaS seconds forward.
+
+        :param seconds: BaaS seconds.
+        """
         self.clock.advance(seconds)
 
     # -- state ----------------------------------------------------------------------------------
@@ -367,20 +403,34 @@ class BaasSimulator:
         return self.state.find_job(job_id, None).site.site_id
 
     def jobs(self, site_id: str | None = None) -> list[dict[str, Any]]:
-        """Every job of a site, as J1 returns them (without paging)."""
+        """Every job of a site, as J1 returns them (without paging).
+
+        :param site_id: the site (None: the default site).
+        """
         return json.loads(self.state.jobs_payload(site_id or self.site_id))
 
     def job(self, job_id: int, site_id: str | None = None) -> dict[str, Any]:
-        """One job as J2 returns it (``site_id=None``: whichever site has the job)."""
+        """One job as J2 returns it (``site_id=None``: whichever site has the job).
+
+        :param job_id: the job.
+        :param site_id: the site (None: any).
+        """
         return json.loads(self.state.job_payload(self._site_for(job_id, site_id), job_id))
 
     def executions(self, job_id: int | None = None, site_id: str | None = None) -> list[dict[str, Any]]:
-        """Executions as J5 (``job_id`` given) or J4 return them, in the configured order."""
+        """Executions as J5 (``job_id`` given) or J4 return them, in the configured order.
+
+        :param job_id: the job (None: every job of the site).
+        :param site_id: the site (None: the default site).
+        """
         site = self._site_for(job_id, site_id)
         return json.loads(self.state.executions_payload(site, job_id))
 
     def execution(self, execution_id: str | int) -> dict[str, Any]:
-        """One execution (any site) by id."""
+        """One execution (any site) by id.
+
+        :param execution_id: the execution.
+        """
         with self.state.lock:
             e = self.state.by_id[str(execution_id)]
             for item in self.executions(e.job.spec.job_id, e.job.site.site_id):
@@ -389,7 +439,12 @@ class BaasSimulator:
         raise KeyError(execution_id)  # pragma: no cover - by_id and listings agree
 
     def start_execution(self, job_id: int, run_type: str = "FULL", site_id: str | None = None) -> str:
-        """Start an execution like J3 would (raises :class:`SimError` on 400/404/409); returns its id."""
+        """Start an execution like J3 would (raises :class:`SimError` on 400/404/409); returns its id.
+
+        :param job_id: the job.
+        :param run_type: FULL, DELTA or CUMULATIVE.
+        :param site_id: the site (None: any that has the job).
+        """
         return str(self.state.execute(self._site_for(job_id, site_id), job_id, run_type.upper()).id)
 
     def finish_all(self) -> int:
@@ -402,17 +457,33 @@ class BaasSimulator:
         outcomes: Outcome | str | Mapping[str, Any] | Iterable[Outcome | str | Mapping[str, Any]],
         site_id: str | None = None,
     ) -> None:
-        """Outcomes of the job's next executions (a sequence: 1st, 2nd, ...; the last repeats)."""
+        """Outcomes of the job's next executions (a sequence: 1st, 2nd, ...; the last repeats).
+
+        :param job_id: the job.
+        :param outcomes: one :class:`Outcome` (or status word, or dict) or a sequence of them.
+        :param site_id: the site (None: any that has the job).
+        """
         self.state.set_outcome(self.state.find_job(job_id, site_id), outcomes)
 
     def set_job_active(self, job_id: int, active: bool, site_id: str | None = None) -> None:
+        """Make a job active or inactive (BaaS refuses to execute an inactive job).
+
+        :param job_id: the job.
+        :param active: its new state.
+        :param site_id: the site (None: any that has the job).
+        """
         with self.state.lock:
             self.state.find_job(job_id, site_id).active = bool(active)
 
     # -- faults ---------------------------------------------------------------------------------
 
     def add_fault(self, fault: Fault | Mapping[str, Any] | None = None, /, **kwargs: Any) -> Fault:
-        """Add a fault: ``add_fault(Fault(...))``, ``add_fault({...})`` or ``add_fault(kind=..., ...)``."""
+        """Add a fault: ``add_fault(Fault(...))``, ``add_fault({...})`` or ``add_fault(kind=..., ...)``.
+
+        :param fault: a :class:`Fault` or its dict form; None: built from ``kwargs``.
+        :param kwargs: :class:`Fault` fields, when ``fault`` is not given.
+        :return: the fault added (its ``seen`` and ``hits`` count as requests arrive).
+        """
         if fault is None:
             fault = Fault(**kwargs)
         elif kwargs:
@@ -420,10 +491,12 @@ class BaasSimulator:
         return self._faults.add(fault)
 
     def clear_faults(self) -> None:
+        """Remove every fault."""
         self._faults.clear()
 
     @property
     def faults(self) -> list[Fault]:
+        """The active faults, in the order they were added (a copy)."""
         return self._faults.snapshot()
 
     # -- request log ----------------------------------------------------------------------------
@@ -436,7 +509,11 @@ class BaasSimulator:
 
     def requests_matching(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
         """Recorded requests with this method (any if None) whose path matches the regex ``path``
-        (``re.search``; any if None)."""
+        (``re.search``; any if None).
+
+        :param method: an HTTP method, or None for any.
+        :param path: a regular expression searched in the path, or None for any.
+        """
         pattern = re.compile(path) if path is not None else None
         wanted = method.upper() if method is not None else None
         return [
@@ -446,6 +523,7 @@ class BaasSimulator:
         ]
 
     def clear_requests(self) -> None:
+        """Empty the request log."""
         with self._log_lock:
             self._log.clear()
 

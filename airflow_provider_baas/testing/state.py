@@ -42,7 +42,12 @@ def iso(ts: float | None) -> str | None:
 
 
 class SimError(Exception):
-    """An API error: HTTP ``status`` and a ``message`` (plus optional extra body fields)."""
+    """An API error: HTTP ``status`` and a ``message`` (plus optional extra body fields).
+
+    :param status: the HTTP status.
+    :param message: the body's ``message``.
+    :param extra: more body fields.
+    """
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -51,6 +56,8 @@ class SimError(Exception):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
+        """The JSON body of the error answer: ``status``, ``error`` (the reason phrase), ``message``
+        and the extra fields."""
         try:
             phrase = HTTPStatus(self.status).phrase
         except ValueError:
