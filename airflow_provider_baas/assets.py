@@ -23,7 +23,12 @@ _PATH = re.compile(r"^/(?P<site>[^/\s]+)/jobs/(?P<job>[1-9][0-9]*)$")
 
 def backup_asset_uri(host: str, site_id: str, job_id: int | str) -> str:
     """The canonical URI of one job's backups; ``host`` is the API host (no scheme, path or port:
-    the same API reached on ``host`` and ``host:443`` is one asset)."""
+    the same API reached on ``host`` and ``host:443`` is one asset).
+
+    :param host: the API host.
+    :param site_id: the site.
+    :param job_id: the job.
+    """
     host = _without_port(host.split("://", 1)[-1].split("/", 1)[0].strip().lower())
     if not host:
         raise ValueError("backup_asset_uri needs the BaaS API host, e.g. 'baas.example.com'")
@@ -31,7 +36,13 @@ def backup_asset_uri(host: str, site_id: str, job_id: int | str) -> str:
 
 
 def baas_asset(host: str, site_id: str, job_id: int | str, **kwargs: Any) -> Any:
-    """An ``Asset`` (Airflow 3) or ``Dataset`` (Airflow 2.11) for one job's backups."""
+    """An ``Asset`` (Airflow 3) or ``Dataset`` (Airflow 2.11) for one job's backups.
+
+    :param host: the API host, as in the connection (scheme, port and path are dropped).
+    :param site_id: the site.
+    :param job_id: the job.
+    :param kwargs: passed to ``Asset``/``Dataset``, e.g. ``extra``.
+    """
     return asset(backup_asset_uri(host, site_id, job_id), **kwargs)
 
 
@@ -80,12 +91,19 @@ def backup_watchers_supported() -> bool:
 
 
 def baas_asset_alias(name: str) -> Any:
-    """An ``AssetAlias`` (``DatasetAlias`` on 2.11): lets the gate emit only when it ran a backup."""
+    """An ``AssetAlias`` (``DatasetAlias`` on 2.11): lets the gate emit only when it ran a backup.
+
+    :param name: the alias's name.
+    """
     return asset_alias(name)
 
 
 def sanitize_uri(uri: SplitResult) -> SplitResult:
-    """Airflow's URI handler for ``baas://``: lower-case host, no trailing slash, a valid job path."""
+    """Airflow's URI handler for ``baas://``: lower-case host, no trailing slash, a valid job path.
+
+    :param uri: the split URI Airflow hands over.
+    :raises ValueError: for a URI without host, site or job.
+    """
     if not uri.netloc:
         raise ValueError("A baas:// asset URI needs the API host: baas://<host>/<site_id>/jobs/<job_id>")
     path = uri.path.rstrip("/")
@@ -106,7 +124,12 @@ def _without_port(host: str) -> str:
 
 
 def matches_job(uri: str, site_id: str, job_id: str) -> bool:
-    """Whether an outlet URI names this site's job (any host spelling)."""
+    """Whether an outlet URI names this site's job (any host spelling).
+
+    :param uri: an outlet's URI.
+    :param site_id: the site.
+    :param job_id: the job.
+    """
     if not uri.startswith(f"{SCHEME}://"):
         return False
     path = "/" + uri[len(SCHEME) + 3 :].split("/", 1)[-1].rstrip("/")
@@ -115,6 +138,12 @@ def matches_job(uri: str, site_id: str, job_id: str) -> bool:
 
 
 def event_extra(record: dict[str, Any], backup_started: bool = True) -> dict[str, Any]:
+    """The ``extra`` of an asset event for one execution.
+
+    :param record: the execution record (``execution_id``, ``job_id``, ``status``, ...).
+    :param backup_started: whether this task started (or joined) the backup, rather than finding
+        a fresh one.
+    """
     return {
         "execution_id": record.get("execution_id"),
         "job_id": record.get("job_id"),
@@ -130,6 +159,12 @@ def annotate_outlet_events(context: Any, outlets: list[Any], site_id: str, job_i
 
     Aliases among the outlets receive an event for this job's asset (used by the freshness gate,
     which emits only when it actually ran a backup). Returns how many events were annotated.
+
+    :param context: the task's context (its ``outlet_events``).
+    :param outlets: the task's outlets.
+    :param site_id: the site of the execution.
+    :param job_id: the job of the execution.
+    :param record: the execution record the task returns.
     """
     events = context.get("outlet_events") if hasattr(context, "get") else None
     if events is None:
@@ -146,7 +181,16 @@ def annotate_outlet_events(context: Any, outlets: list[Any], site_id: str, job_i
 def emit_to_aliases(
     context: Any, outlets: list[Any], host: str, site_id: str, job_id: str, record: dict
 ) -> int:
-    """Add this job's asset event to every alias among ``outlets``."""
+    """Add this job's asset event to every alias among ``outlets``.
+
+    :param context: the task's context (its ``outlet_events``).
+    :param outlets: the task's outlets.
+    :param host: the API host of the job's asset.
+    :param site_id: the site.
+    :param job_id: the job.
+    :param record: the execution record the task returns.
+    :return: how many aliases got the event.
+    """
     events = context.get("outlet_events") if hasattr(context, "get") else None
     if events is None:
         return 0

@@ -31,6 +31,8 @@ def event_statuses(statuses: Iterable[str] | str) -> tuple[str, ...]:
     """The statuses a watcher reports, upper-cased and sorted (stable trigger kwargs).
 
     A status that means "still running" is refused: it would report a backup before it ended.
+
+    :param statuses: one status word or several.
     """
     words = [statuses] if isinstance(statuses, str) else list(statuses)
     normalised = sorted({str(word).strip().upper() for word in words if str(word).strip()})
@@ -49,13 +51,20 @@ class Watermark:
     ids: frozenset[str] = frozenset()
 
     def is_new(self, execution: Execution) -> bool:
+        """Whether an execution has ended after the watermark (or at its end time, but not reported).
+
+        :param execution: an execution of the job.
+        """
         end = execution.end_time
         if end is None:
             return False
         return end > self.end_time or (end == self.end_time and execution.execution_id not in self.ids)
 
     def after(self, execution: Execution) -> Watermark:
-        """The watermark once ``execution`` (a new one, see ``is_new``) has been reported."""
+        """The watermark once ``execution`` (a new one, see ``is_new``) has been reported.
+
+        :param execution: the execution just reported.
+        """
         end = execution.end_time
         assert end is not None
         if end == self.end_time:
@@ -63,11 +72,15 @@ class Watermark:
         return Watermark(end, frozenset({execution.execution_id})) if end > self.end_time else self
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON form kept in the asset state store (:meth:`from_json` reads it back)."""
         return {"end_time": self.end_time.isoformat(), "ids": sorted(self.ids)}
 
     @classmethod
     def from_json(cls, value: Any) -> Watermark | None:
-        """The stored watermark, or ``None`` when nothing usable is stored."""
+        """The stored watermark, or ``None`` when nothing usable is stored.
+
+        :param value: what the asset state store holds (any JSON value).
+        """
         if not isinstance(value, dict):
             return None
         end = parse_time(value.get("end_time"))
@@ -82,6 +95,8 @@ def initial_watermark(executions: Iterable[Execution]) -> Watermark:
 
     Taken from BaaS's own end times rather than from the local clock, so a clock difference
     between Airflow and BaaS neither replays old backups nor hides new ones.
+
+    :param executions: the job's executions at the watcher's first read.
     """
     ended = [e for e in executions if e.end_time is not None]
     if not ended:
@@ -93,7 +108,12 @@ def initial_watermark(executions: Iterable[Execution]) -> Watermark:
 def new_events(
     executions: Iterable[Execution], statuses: Iterable[str], watermark: Watermark
 ) -> list[Execution]:
-    """The executions to report, oldest end first: ended, in ``statuses``, newer than the watermark."""
+    """The executions to report, oldest end first: ended, in ``statuses``, newer than the watermark.
+
+    :param executions: the job's executions.
+    :param statuses: the final statuses to report (from :func:`event_statuses`).
+    :param watermark: what has been reported already.
+    """
     wanted = frozenset(statuses)
     fresh = [e for e in executions if (e.status or "").strip().upper() in wanted and watermark.is_new(e)]
     return sorted(fresh, key=lambda e: (e.end_time, e.execution_id))
@@ -104,6 +124,10 @@ def event_payload(execution: Execution, site_id: str | None, status_policy: Stat
 
     ``outcome`` is the status policy's reading of the status ("success" or "failed"; an unknown
     word the watcher was told to report is "failed", never "success").
+
+    :param execution: the ended execution.
+    :param site_id: its site.
+    :param status_policy: reads the status as success or failure.
     """
     outcome = status_policy.classify(execution.status)
     return {

@@ -93,6 +93,11 @@ class BaasConnectionConfig:
 
     @classmethod
     def from_connection(cls, conn: Any) -> BaasConnectionConfig:
+        """The settings of an Airflow connection, checked: a bad value raises before any request.
+
+        :param conn: an Airflow ``Connection`` (or any object with its attributes).
+        :raises BaasConfigurationError: naming the connection and the setting that is wrong.
+        """
         view = _ConnectionView.read(conn)
         del conn  # Airflow 3's Connection repr shows the password: no frame that may raise keeps it
         opt = _ExtraReader(view.extra, conn_id=view.conn_id)
@@ -139,6 +144,12 @@ class BaasConnectionConfig:
         return config
 
     def check_auth(self, opt: _ExtraReader) -> None:
+        """Refuse an auth mode whose credentials are missing.
+
+        :param opt: the connection's extra reader (it words the error).
+        :raises BaasConfigurationError: for token mode without a token or secret header, or PAT mode
+            without its PAT, private key, key id, subject or organisation.
+        """
         if self.auth_mode == AUTH_TOKEN and not self.token and not self.secret_headers:
             raise opt.error(
                 "auth_mode=token needs the API token in the Password field (or a 'secret_headers' credential)"
@@ -174,7 +185,15 @@ def _timeouts(opt: _ExtraReader) -> tuple[float, float]:
 def base_url_from(
     host: str | None, port: int | None, schema: str | None, conn_id: str, allow_insecure_http: bool = False
 ) -> str:
-    """``https://<api-path>/data-protection/v2`` from the connection's host (a path prefix is kept)."""
+    """``https://<api-path>/data-protection/v2`` from the connection's host (a path prefix is kept).
+
+    :param host: the connection's host (with or without a scheme).
+    :param port: the connection's port, used when the host has none.
+    :param schema: the connection's schema field; not read: the scheme comes from the host, else
+        https.
+    :param conn_id: the connection's id, for error messages.
+    :param allow_insecure_http: allow ``http://`` to a host that is not loopback.
+    """
     text = (host or "").strip()
     if not text:
         raise BaasConfigurationError(
@@ -216,7 +235,10 @@ _HOST_ESCAPES = re.compile(r"[?#@\x00-\x1f\x7f]")
 
 
 def is_loopback(netloc: str) -> bool:
-    """True for ``localhost`` and loopback addresses (with or without a port)."""
+    """True for ``localhost`` and loopback addresses (with or without a port).
+
+    :param netloc: a host, optionally with a port.
+    """
     name = netloc.rsplit(":", 1)[0] if not netloc.endswith("]") and netloc.count(":") == 1 else netloc
     name = name.split("]")[0].lstrip("[").lower()
     if name == "localhost" or name.endswith(".localhost"):
@@ -490,6 +512,8 @@ def normalise_pem(text: str) -> str:
 
     Browsers turn the newlines of a key pasted into an ``<input>`` (Airflow's masked fields) into
     spaces or drop them. A key that already has line breaks is returned unchanged.
+
+    :param text: the key as stored.
     """
     stripped = text.strip()
     if "\n" in stripped:

@@ -29,7 +29,12 @@ class BaasLookupError(BaasError):
 
 
 class BaasTransportError(BaasError):
-    """The request could not be completed (connection refused, timeout, dropped) after retries."""
+    """The request could not be completed (connection refused, timeout, dropped) after retries.
+
+    :param method: the HTTP method.
+    :param path: the request's path.
+    :param reason: what went wrong (secrets redacted).
+    """
 
     def __init__(self, method: str, path: str, reason: str) -> None:
         self.method, self.path, self.reason = method, path, reason
@@ -42,7 +47,13 @@ class BaasTransportSetupError(BaasTransportError, BaasConfigurationError):
 
 
 class BaasApiError(BaasError):
-    """The API answered with an error status (or an unusable body)."""
+    """The API answered with an error status (or an unusable body).
+
+    :param status: the HTTP status.
+    :param method: the HTTP method.
+    :param path: the request's path.
+    :param message: the server's message (truncated, secrets redacted).
+    """
 
     def __init__(self, status: int, method: str, path: str, message: str) -> None:
         self.status = status
@@ -69,7 +80,14 @@ class BaasConflictError(BaasApiError):
 
 
 class BaasRateLimitedError(BaasApiError):
-    """429 after every retry was spent."""
+    """429 after every retry was spent.
+
+    :param status: the HTTP status (429).
+    :param method: the HTTP method.
+    :param path: the request's path.
+    :param message: the server's message.
+    :param retry_after: the last ``Retry-After``, in seconds, if the server sent one.
+    """
 
     def __init__(self, status: int, method: str, path: str, message: str, retry_after: float | None) -> None:
         self.retry_after = retry_after
@@ -88,6 +106,10 @@ class BaasExecuteOutcomeUnknown(BaasError):
     """The execute request may or may not have started a backup, and no execution proves either.
 
     Raised instead of re-sending the request: a second POST could start a second, paid backup.
+
+    :param job_id: the job whose execute answer was lost.
+    :param site_id: its site.
+    :param reason: why no execution could be taken for ours.
     """
 
     def __init__(self, job_id: str, site_id: str, reason: str) -> None:
@@ -100,7 +122,11 @@ class BaasExecuteOutcomeUnknown(BaasError):
 
 
 def truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """Keep error messages readable when a server answers with a whole HTML page."""
+    """Keep error messages readable when a server answers with a whole HTML page.
+
+    :param text: the message.
+    :param limit: the most characters kept.
+    """
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -116,7 +142,14 @@ API_ERROR_BY_STATUS: dict[int, type[BaasApiError]] = {
 def api_error_for(
     status: int, method: str, path: str, message: str, retry_after: float | None = None
 ) -> BaasApiError:
-    """The exception class that fits an HTTP status."""
+    """The exception class that fits an HTTP status.
+
+    :param status: the HTTP status.
+    :param method: the HTTP method.
+    :param path: the request's path.
+    :param message: the server's message.
+    :param retry_after: ``Retry-After`` in seconds, for a 429.
+    """
     if status == 429:
         return BaasRateLimitedError(status, method, path, message, retry_after)
     if status >= 500:

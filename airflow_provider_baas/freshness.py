@@ -23,6 +23,9 @@ CLOCK_SKEW = timedelta(seconds=60)
 
 
 class GateChoice(enum.StrEnum):
+    """What the freshness gate does: pass (FRESH), wait for someone else's backup (STALE), wait
+    for a running one (JOIN) or run one (START)."""
+
     FRESH = "fresh"  # ``execution`` is a good backup, recent enough: pass
     STALE = "stale"  # wait for someone else to make a fresh backup
     JOIN = "join"  # wait for ``execution``, a backup already running
@@ -46,6 +49,9 @@ def is_running(execution: Execution, policy: StatusPolicy) -> bool:
 
     A queued execution has no start time yet and is running all the same; an execution with an
     end time has finished, whatever its status word says (an unknown final word is not running).
+
+    :param execution: an execution.
+    :param policy: which words are success and failure.
     """
     return execution.end_time is None and policy.classify(execution.status) is Outcome.RUNNING
 
@@ -55,7 +61,12 @@ def running_execution(
 ) -> Execution | None:
     """The running execution to wait for: ``owned`` (the one this task instance started or joined
     earlier) if it still runs, else the newest (queued ones, without a start time, count as the
-    newest)."""
+    newest).
+
+    :param executions: the job's executions.
+    :param policy: which words are success and failure.
+    :param owned: the execution this task instance started or joined earlier, if any.
+    """
     running = [e for e in executions if is_running(e, policy)]
     if not running:
         return None
@@ -68,7 +79,12 @@ def execution_to_join_after_conflict(
     executions: Iterable[Execution], policy: StatusPolicy, refused_at: datetime
 ) -> Execution | None:
     """After a 409 on execute: the running execution, else a successful one that ended since the
-    refusal (it was running then). Never one that had finished before."""
+    refusal (it was running then). Never one that had finished before.
+
+    :param executions: the job's executions, listed after the 409.
+    :param policy: which words are success and failure.
+    :param refused_at: when the execute request was refused.
+    """
     if (running := running_execution(executions, policy)) is not None:
         return running
     since = refused_at - CLOCK_SKEW
@@ -92,6 +108,12 @@ def judge_freshness(
 
     :param owned: the execution this task instance started or joined in an earlier try (its
         memory): while it runs, that is the one to wait for.
+
+    :param executions: the job's executions.
+    :param policy: which words are success and failure.
+    :param max_age: seconds: the oldest a good backup may be.
+    :param now: the time of the judgement.
+    :param trigger_if_stale: whether a stale job gets a backup (START) or a wait (STALE).
     """
     dated = sorted(
         (e for e in executions if e.start_time is not None),
@@ -139,10 +161,14 @@ class FreshnessWatch(ExecutionWatch):
 
     @property
     def subject(self) -> str:
+        """What the wait is for, in log lines and messages."""
         return f"a backup of BaaS job {self.job_id} younger than {format_duration(self.max_age)}"
 
     def observe_listing(self, executions: list[Execution]) -> Decision:
-        """Judge one successful listing of the job's executions."""
+        """Judge one successful listing of the job's executions.
+
+        :param executions: the job's executions.
+        """
         self.consecutive_errors = 0
         self.last_good_poll = self.clock()
         verdict = judge_freshness(executions, self.status_policy, self.max_age, self._now(), False)

@@ -12,6 +12,8 @@ INTEGRATION = "Teradata VantageCloud BaaS"
 
 
 def get_provider_info() -> dict[str, Any]:
+    """The provider's metadata for Airflow's ``apache_airflow_provider`` entry point: name,
+    versions, the connection type with its form, the extra link, the ``baas`` asset URI scheme."""
     from airflow_provider_baas import __version__
     from airflow_provider_baas.connection_form import (
         CONN_TYPE,

@@ -63,6 +63,10 @@ class ExecutionLedger:
 
     One entry per task instance; forgotten when the task succeeds, so a cleared and re-run task
     never reuses what a finished lineage of tries remembered.
+
+    :param context: the task's context (its task instance and, on 3.3, its task state store).
+    :param job_id: the job.
+    :param site_id: the site.
     """
 
     def __init__(self, context: Any, job_id: str, site_id: str) -> None:
@@ -100,13 +104,23 @@ class ExecutionLedger:
     def remember_sending(
         self, sent_at: datetime, run_type: str | None = None, history: list[Execution] | None = None
     ) -> None:
-        """Before the POST: when, which run type, and what a later lookup must not take for ours."""
+        """Before the POST: when, which run type, and what a later lookup must not take for ours.
+
+        :param sent_at: when the POST is sent.
+        :param run_type: its run type.
+        :param history: the job's executions listed just before it.
+        """
         memory: dict[str, Any] = {"sent_at": sent_at.isoformat(), "run_type": run_type}
         if history is not None:
             memory["known_before"] = confusable_ids(history, sent_at - CLOCK_SKEW)
         self._write(memory)
 
     def remember_started(self, sent_at: datetime, execution_id: str) -> None:
+        """After the POST: the execution it started.
+
+        :param sent_at: when the POST was sent.
+        :param execution_id: the execution the server answered with.
+        """
         self._write({"sent_at": sent_at.isoformat(), "execution_id": execution_id})
 
     def watched(self) -> WatchMemory | None:
@@ -126,6 +140,10 @@ class ExecutionLedger:
             return None
 
     def remember_watch(self, memory: WatchMemory) -> None:
+        """The execution a sensor waits for, with its first poke and error streak.
+
+        :param memory: what to remember.
+        """
         self._write({"watch": asdict(memory)})
 
     def forget(self) -> None:
@@ -139,7 +157,11 @@ class ExecutionLedger:
 
 
 def confusable_ids(history: list[Execution], since: datetime) -> list[str]:
-    """Ids a lookup by time could take for a new execution: queued, or started since ``since``."""
+    """Ids a lookup by time could take for a new execution: queued, or started since ``since``.
+
+    :param history: the job's executions.
+    :param since: when the execute request was about to be sent.
+    """
     return [e.execution_id for e in history if e.start_time is None or e.start_time >= since]
 
 
@@ -147,6 +169,8 @@ class VariableStateStore:
     """Stand-in for the task state store where the line has none (2.11, 3.0-3.2): one Airflow
     Variable per task instance, read and written through the Task SDK on 3.x workers (which cannot
     reach the metadata DB) and through the ORM on 2.x.
+
+    :param ti: the task instance (its DAG, task, run and map index name the Variable).
     """
 
     def __init__(self, ti: Any) -> None:
@@ -154,21 +178,40 @@ class VariableStateStore:
 
     def get(self, key: str) -> Any:
         # The default goes by position: the SDK calls it ``default``, 2.x ``default_var``.
+        """The value stored under ``key``, or None.
+
+        :param key: the state key.
+        """
         value = variable_api().get(self.name, None, deserialize_json=True)
         return value.get(key) if isinstance(value, dict) else None
 
     def set(self, key: str, value: Any) -> None:
+        """Store ``value`` under ``key`` (the Variable then holds only that key).
+
+        :param key: the state key.
+        :param value: a JSON-able value.
+        """
         variable_api().set(
             self.name, {key: value}, serialize_json=True, description="airflow-provider-baas reattach"
         )
 
     def delete(self, key: str) -> None:
+        """Delete the task instance's Variable.
+
+        :param key: the state key (the Variable holds only one).
+        """
         variable_api().delete(self.name)
 
 
 def variable_name(dag_id: str, task_id: str, run_id: str, map_index: Any) -> str:
     """The reattach Variable's key; one over Airflow's key limit keeps a readable prefix and ends in
-    a hash of the whole name, so distinct task instances never share a key."""
+    a hash of the whole name, so distinct task instances never share a key.
+
+    :param dag_id: the DAG.
+    :param task_id: the task.
+    :param run_id: the DAG run.
+    :param map_index: the map index (-1 when not mapped).
+    """
     name = ".".join([VARIABLE_PREFIX, dag_id, task_id, run_id, str(map_index)])
     if len(name) <= VARIABLE_KEY_LIMIT:
         return name
@@ -188,6 +231,9 @@ def pick_earlier_execution(earlier: EarlierStart, executions: list[Execution]) -
     Never one listed before that try's POST, nor one of another run type. A still-QUEUED execution
     (no start time yet) counts when it is known to be new: missing it would send a second POST.
     Two queued candidates cannot be told apart, so that case raises instead of guessing.
+
+    :param earlier: what the earlier try remembered (send time, run type, id if it got one).
+    :param executions: the job's executions now.
     """
     if earlier.execution_id is not None:
         return next((e for e in executions if e.execution_id == str(earlier.execution_id)), None)

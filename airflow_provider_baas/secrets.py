@@ -71,13 +71,20 @@ def secret_field(extract: Callable[[Any], Iterable[str]] | None = None, **kwargs
 
 
 def looks_secret(name: str) -> bool:
-    """True for a header (or extra) name that names a credential."""
+    """True for a header (or extra) name that names a credential.
+
+    :param name: the header or extra name.
+    """
     normalised = re.sub(r"\W+", "_", name.strip().lower())
     return any(word in normalised for word in _SECRET_NAME_WORDS)
 
 
 def credential_problem(value: str, *, multiline: bool = False) -> str | None:
-    """Why ``value`` cannot be a credential, in words that never quote it; ``None`` when it can."""
+    """Why ``value`` cannot be a credential, in words that never quote it; ``None`` when it can.
+
+    :param value: the credential.
+    :param multiline: whether line breaks are allowed (a PEM key).
+    """
     text = value.strip()
     if not text:
         return "is empty"
@@ -89,7 +96,10 @@ def credential_problem(value: str, *, multiline: bool = False) -> str | None:
 
 
 def url_credentials(url: str) -> list[str]:
-    """The password-bearing parts of a URL with credentials (``http://user:pass@proxy:3128``)."""
+    """The password-bearing parts of a URL with credentials (``http://user:pass@proxy:3128``).
+
+    :param url: the URL.
+    """
     try:
         parts = urlsplit(url)
         password = parts.password
@@ -110,7 +120,10 @@ def _values_of(value: Any) -> Iterable[str]:
 
 
 def proxy_credentials(proxies: Mapping[str, str]) -> list[str]:
-    """The credentials in a ``proxies`` mapping's URLs."""
+    """The credentials in a ``proxies`` mapping's URLs.
+
+    :param proxies: scheme -> proxy URL.
+    """
     return [part for url in proxies.values() for part in url_credentials(url)]
 
 
@@ -158,6 +171,9 @@ class Sealed(Generic[T]):
     """A value that carries a credential (request headers, a proxy URL): ``repr`` shows only ``what``.
 
     Call ``reveal()`` inline where a library needs the value, so no frame of ours binds it.
+
+    :param value: the value to hide.
+    :param what: what ``repr`` shows instead.
     """
 
     __slots__ = ("_value", "_what")
@@ -167,6 +183,7 @@ class Sealed(Generic[T]):
         self._what = what
 
     def reveal(self) -> T:
+        """The hidden value: call it inline where a library needs it, so no frame of ours binds it."""
         return self._value
 
     def __repr__(self) -> str:
@@ -185,6 +202,8 @@ class SecretSet:
     Redaction replaces the forms longest first with ``str.replace``: building it is cheap (the
     triggerer parses a connection per trigger), where one alternation regex of PEM-sized forms
     takes tens of milliseconds to compile.
+
+    :param values: the secrets (None and empty values are ignored).
     """
 
     __slots__ = ("_ephemeral", "_forms", "_lock", "_values")
@@ -199,7 +218,10 @@ class SecretSet:
 
     @classmethod
     def of(cls, settings: Any) -> SecretSet:
-        """The secrets in every ``secret_field()`` of a dataclass instance."""
+        """The secrets in every ``secret_field()`` of a dataclass instance.
+
+        :param settings: a dataclass instance with ``secret_field()`` fields.
+        """
         return cls(
             value
             for f in fields(settings)
@@ -224,14 +246,21 @@ class SecretSet:
         mask_secret(value)
 
     def redact(self, text: str) -> str:
-        """``text`` with every form of every secret replaced by ``***``."""
+        """``text`` with every form of every secret replaced by ``***``.
+
+        :param text: any text.
+        """
         for form in self._forms:
             if form in text:
                 text = text.replace(form, REDACTED)
         return text
 
     def redact_prefix(self, text: str, limit: int) -> str:
-        """The first ``limit`` characters of the redacted text; a secret cut at the limit leaves no part."""
+        """The first ``limit`` characters of the redacted text; a secret cut at the limit leaves no part.
+
+        :param text: any text.
+        :param limit: the most characters returned.
+        """
         longest = len(self._forms[0]) if self._forms else 0
         return self.redact(text[: limit + longest])[:limit]
 

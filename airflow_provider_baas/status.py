@@ -26,6 +26,8 @@ _reported_unknown: set[str] = set()
 
 
 class Outcome(enum.StrEnum):
+    """What a status word means for a wait: success, failure, or still running."""
+
     SUCCESS = "success"
     FAILED = "failed"
     RUNNING = "running"
@@ -51,6 +53,13 @@ class StatusPolicy:
     def build(
         cls, success_statuses: Iterable[str] | None = None, failure_statuses: Iterable[str] | None = None
     ) -> StatusPolicy:
+        """A policy from the task's status sets; a word in neither set is still running.
+
+        :param success_statuses: words that are success (None: ``SUCCESSFUL``).
+        :param failure_statuses: words that are failure (None: the default failure words, less the
+            success words).
+        :raises ValueError: when a word is in both sets.
+        """
         success = _normalise(success_statuses) if success_statuses is not None else DEFAULT_SUCCESS_STATUSES
         failure = _normalise(failure_statuses) if failure_statuses is not None else DEFAULT_FAILURE_STATUSES
         failure = failure - success if failure_statuses is None else failure
@@ -59,6 +68,10 @@ class StatusPolicy:
         return cls(success=success, failure=failure)
 
     def classify(self, status: str | None) -> Outcome:
+        """What one status word means; an unknown word is running (never success) and is logged once.
+
+        :param status: the word, any case (None: running).
+        """
         word = (status or "").strip().upper()
         if word in self.success:
             return Outcome.SUCCESS

@@ -28,6 +28,8 @@ class Authenticator:
 
     Headers are handed out sealed (``repr`` hides them): the transport reveals them inline in the
     library call, so no frame of ours that may raise holds a credential.
+
+    :param config: the connection's checked settings.
     """
 
     renewable = False
@@ -56,7 +58,11 @@ class Authenticator:
 
 
 class PatJwtAuthenticator(Authenticator):
-    """Mints ``Authorization: Bearer <jwt>`` from a PAT and a private key, and re-mints before expiry."""
+    """Mints ``Authorization: Bearer <jwt>`` from a PAT and a private key, and re-mints before expiry.
+
+    :param config: the connection's checked settings (PAT mode).
+    :param clock: the epoch-seconds clock that times each JWT's expiry.
+    """
 
     renewable = True
 
@@ -68,9 +74,11 @@ class PatJwtAuthenticator(Authenticator):
         self._expires_at = 0.0
 
     def headers(self) -> AuthHeaders:
+        """The request's headers with a current JWT; callers never change them (one per hook)."""
         return Sealed({**self._static_headers(), "Authorization": f"Bearer {self.token()}"}, "auth headers")
 
     def token(self) -> str:
+        """The current JWT, minted anew when there is none or it nears expiry."""
         with self._lock:
             now = self._clock()
             lifetime = self._config.token_lifetime
@@ -80,6 +88,7 @@ class PatJwtAuthenticator(Authenticator):
             return self._token
 
     def invalidate(self) -> None:
+        """Forget the cached JWT (after a 401): the next request mints a new one."""
         with self._lock:
             self._token = None
 
@@ -125,4 +134,8 @@ class PatJwtAuthenticator(Authenticator):
 
 
 def authenticator_for(config: BaasConnectionConfig) -> Authenticator:
+    """The authenticator of the connection's auth mode: PAT-signed JWTs, or the static token.
+
+    :param config: the connection's checked settings.
+    """
     return PatJwtAuthenticator(config) if config.auth_mode == AUTH_PAT else Authenticator(config)

@@ -90,7 +90,12 @@ class Fatal(TransportFailure):
 
 
 def failure(kind: type[TransportFailure], exc: BaseException, secrets: SecretSet) -> TransportFailure:
-    """``kind`` describing a library exception, redacted; raise it outside the ``except`` block."""
+    """``kind`` describing a library exception, redacted; raise it outside the ``except`` block.
+
+    :param kind: the failure class (connect, timeout, dropped, ...).
+    :param exc: the library's exception.
+    :param secrets: the connection's secrets, redacted from the message.
+    """
     text = str(exc)
     message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return kind(secrets.redact(message), type(exc).__name__)
@@ -104,12 +109,19 @@ class Sleep:
 
 
 def path_segment(value: str) -> str:
-    """URL-encode one already-validated path segment."""
+    """URL-encode one already-validated path segment.
+
+    :param value: the segment (a site id, job id or execution id).
+    """
     return quote(value, safe="")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    :param value: the header's value (None: no header).
+    :param now: the epoch time an HTTP date is measured from (default: the current time).
+    """
     if not value:
         return None
     value = value.strip()
@@ -140,7 +152,12 @@ class RetryPolicy:
     def wait_before_retry(
         self, attempt: int, waited: float, retry_after: float | None = None
     ) -> float | None:
-        """Seconds to wait before attempt ``attempt + 1``, or ``None`` when retries are spent."""
+        """Seconds to wait before attempt ``attempt + 1``, or ``None`` when retries are spent.
+
+        :param attempt: the attempt that just failed (1 for the first).
+        :param waited: seconds already spent waiting between attempts of this call.
+        :param retry_after: the server's ``Retry-After`` in seconds, if it sent one.
+        """
         if attempt >= self.max_attempts:
             return None
         if retry_after is not None:
@@ -159,7 +176,11 @@ MESSAGE_KEYS = ("message", "detail", "error_description", "error", "title")
 def error_message(response: Response, secrets: SecretSet) -> str:
     """The server's own words, redacted: ``message``/``detail``/... of a JSON body (also inside a
     top-level ``error`` object), else the whole body, redacted. A JSON body is redacted once decoded,
-    so JSON escapes cannot hide a secret."""
+    so JSON escapes cannot hide a secret.
+
+    :param response: the error answer.
+    :param secrets: the connection's secrets.
+    """
     try:
         body = json.loads(response.text) if response.text else None
     except ValueError:
@@ -185,6 +206,12 @@ def _redact_json(value: Any, secrets: SecretSet) -> Any:
 
 
 def to_api_error(spec: RequestSpec, response: Response, secrets: SecretSet) -> BaasApiError:
+    """The exception of an error answer: its class from the status, the server's words redacted.
+
+    :param spec: the request.
+    :param response: the error answer.
+    :param secrets: the connection's secrets.
+    """
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return api_error_for(
         response.status, spec.method, spec.path, error_message(response, secrets), retry_after
@@ -192,6 +219,12 @@ def to_api_error(spec: RequestSpec, response: Response, secrets: SecretSet) -> B
 
 
 def transport_error(spec: RequestSpec, exc: BaseException, secrets: SecretSet) -> BaasTransportError:
+    """The exception of a request that got no answer, its reason redacted.
+
+    :param spec: the request.
+    :param exc: the library's exception, or a transport failure.
+    :param secrets: the connection's secrets.
+    """
     reason = str(exc) if isinstance(exc, TransportFailure) else f"{type(exc).__name__}: {exc}"
     return BaasTransportError(spec.method, spec.path, secrets.redact(reason))
 
@@ -209,6 +242,8 @@ def trusted_cas(verify: bool | str) -> bool | str:
     ``False``: no verification. A path: that CA bundle (file or directory). ``True``: the bundle
     named by ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (first set), else
     certifi's bundle (what requests uses by default).
+
+    :param verify: the connection's ``verify``/``ca_bundle`` setting: a bool or a CA bundle path.
     """
     if verify is not True:
         return verify
@@ -223,7 +258,11 @@ def trusted_cas(verify: bool | str) -> bool | str:
 def proxy_for(base_url: str, proxies: Mapping[str, str]) -> str | None:
     """The proxy both transports use for the API: the connection's (``proxies`` for the URL's scheme,
     else ``all``), else the environment's (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, honouring
-    ``NO_PROXY``). ``~/.netrc`` is never read: the connection's credentials are the only ones sent."""
+    ``NO_PROXY``). ``~/.netrc`` is never read: the connection's credentials are the only ones sent.
+
+    :param base_url: the API's base URL.
+    :param proxies: the connection's ``proxies`` (scheme or ``all`` -> proxy URL).
+    """
     scheme = base_url.split("://", 1)[0].lower()
     if chosen := proxies.get(scheme) or proxies.get("all"):
         return chosen
@@ -252,6 +291,8 @@ class SyncTransport:
     ``trust_env`` is off: requests would otherwise let ``HTTP(S)_PROXY`` override the connection's
     proxy and a ``~/.netrc`` entry replace the bearer token. ``proxy_for`` and ``trusted_cas`` apply
     the environment instead, exactly as the async transport does.
+
+    :param config: the connection's checked settings.
     """
 
     def __init__(self, config: BaasConnectionConfig) -> None:
@@ -269,6 +310,12 @@ class SyncTransport:
         return session
 
     def send(self, spec: RequestSpec, headers: AuthHeaders) -> Response:
+        """Send one request on the hook's pooled session (a fresh one when the spec asks for it).
+
+        :param spec: the request.
+        :param headers: the sealed credential headers.
+        :return: the answer, whatever its status.
+        """
         if spec.fresh_connection:
             with self._new_session() as session:
                 return self._send_on(session, spec, headers)
@@ -298,6 +345,7 @@ class SyncTransport:
         raise problem
 
     def close(self) -> None:
+        """Close the pooled session; the next request opens a new one."""
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -358,7 +406,10 @@ def _ssl_setting(cas: bool | str) -> bool | ssl.SSLContext:
 
 
 def shared_session(cas: bool | str) -> aiohttp.ClientSession:
-    """The process-wide session for the running loop and these trusted CAs (see ``trusted_cas``)."""
+    """The process-wide session for the running loop and these trusted CAs (see ``trusted_cas``).
+
+    :param cas: what the session trusts (see ``trusted_cas``).
+    """
     import aiohttp
 
     cas = trusted_cas(cas)
@@ -418,6 +469,8 @@ class AsyncTransport:
 
     Everything that does not change between requests (timeouts, proxy, trusted CAs) is built once:
     the triggerer polls thousands of executions through this path.
+
+    :param config: the connection's checked settings.
     """
 
     def __init__(self, config: BaasConnectionConfig) -> None:
@@ -427,6 +480,12 @@ class AsyncTransport:
         self._timeout: aiohttp.ClientTimeout | None = None
 
     async def send(self, spec: RequestSpec, headers: AuthHeaders) -> Response:
+        """Send one request on the loop's shared session (a fresh one when the spec asks for it).
+
+        :param spec: the request.
+        :param headers: the sealed credential headers.
+        :return: the answer, whatever its status.
+        """
         import aiohttp
 
         if self._timeout is None:

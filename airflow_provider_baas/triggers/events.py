@@ -90,6 +90,9 @@ class BaasBackupEventTrigger(BaseEventTrigger):
         self._unsaved = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The trigger's class path and kwargs: configuration only, so Airflow recognises the same
+        watcher each time the DAG is parsed.
+        """
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -103,6 +106,7 @@ class BaasBackupEventTrigger(BaseEventTrigger):
 
     @property
     def subject(self) -> str:
+        """What the watcher watches, in log lines."""
         site = f" on site {self.site_id}" if self.site_id else ""
         return f"BaaS job {self.job_id}{site}"
 
@@ -113,6 +117,7 @@ class BaasBackupEventTrigger(BaseEventTrigger):
         return f"{WATERMARK_KEY_PREFIX}/{self.baas_conn_id}/{site}/{self.job_id}/{','.join(self.statuses)}"
 
     async def run(self) -> AsyncIterator[Any]:
+        """Poll the job forever; yield one event per new ended execution in the watched statuses."""
         from airflow.triggers.base import TriggerEvent
 
         from airflow_provider_baas.hooks.transport import shared_session_lease

@@ -35,7 +35,10 @@ class Reading:
 
 
 def summary_signature(job: Any) -> tuple[Any, ...] | None:
-    """What changes whenever the job's newest execution starts, changes status or ends."""
+    """What changes whenever the job's newest execution starts, changes status or ends.
+
+    :param job: the job as read (its ``last_execution_details``).
+    """
     last = job.last_execution
     if last is None:
         return None
@@ -43,7 +46,12 @@ def summary_signature(job: Any) -> tuple[Any, ...] | None:
 
 
 class JobFeed:
-    """Reads one job every ``interval`` seconds while at least one subscriber listens."""
+    """Reads one job every ``interval`` seconds while at least one subscriber listens.
+
+    :param key: the connection, site, job and interval it reads.
+    :param hook: the async hook it reads with.
+    :param polling: the schedule of its reads and error backoff.
+    """
 
     def __init__(self, key: FeedKey, hook: Any, polling: PollingPolicy) -> None:
         self.key = key
@@ -56,7 +64,11 @@ class JobFeed:
 
     @classmethod
     def for_key(cls, key: FeedKey, hook_factory: Any) -> JobFeed:
-        """The running loop's feed for ``key`` (created, with its hook, on first use)."""
+        """The running loop's feed for ``key`` (created, with its hook, on first use).
+
+        :param key: the connection, site, job and interval.
+        :param hook_factory: makes the hook when the feed is created.
+        """
         per_loop = _feeds.setdefault(asyncio.get_running_loop(), {})
         feed = per_loop.get(key)
         if feed is None:
@@ -80,7 +92,10 @@ class JobFeed:
                 self._stop()
 
     async def executions(self, signature: Any) -> list[Any]:
-        """The job's execution listing as of ``signature``: read once however many ask for it."""
+        """The job's execution listing as of ``signature``: read once however many ask for it.
+
+        :param signature: the job summary's signature the caller saw.
+        """
         if self._listing is None or self._listing[0] != signature or self._listing[1].cancelled():
             job_id, site_id = self.key[2], self.key[1]
             task = asyncio.get_running_loop().create_task(self.hook.alist_job_executions(job_id, site_id))
