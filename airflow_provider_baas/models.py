@@ -14,7 +14,10 @@ from typing import Any
 
 
 def parse_time(value: Any) -> datetime | None:
-    """An aware UTC datetime, or ``None`` for a missing, empty or unparseable value."""
+    """An aware UTC datetime, or ``None`` for a missing, empty or unparseable value.
+
+    :param value: the API's time value.
+    """
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -28,7 +31,10 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def id_str(value: Any) -> str | None:
-    """Ids are compared as strings: the API returns the same id as int in one place, str in another."""
+    """Ids are compared as strings: the API returns the same id as int in one place, str in another.
+
+    :param value: an id as int or str (None stays None).
+    """
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip()
@@ -68,7 +74,11 @@ class LastExecution:
     @classmethod
     def from_dict(cls, raw: Any, job_type: str | None = None) -> LastExecution | None:
         """The details of a job of ``job_type``: a RESTORE job's own execution is its
-        ``restore_execution_id`` (its ``backup_job_execution_id`` is the source backup's)."""
+        ``restore_execution_id`` (its ``backup_job_execution_id`` is the source backup's).
+
+        :param raw: the job's ``last_execution_details``.
+        :param job_type: the job's type (BACKUP or RESTORE).
+        """
         if not isinstance(raw, dict) or not raw:
             return None
         backup_id = id_str(raw.get("backup_job_execution_id"))
@@ -85,7 +95,10 @@ class LastExecution:
         )
 
     def refers_to(self, execution_id: str) -> bool:
-        """Whether these details describe ``execution_id`` (backup and restore ids both count)."""
+        """Whether these details describe ``execution_id`` (backup and restore ids both count).
+
+        :param execution_id: the execution.
+        """
         wanted = id_str(execution_id)
         return wanted is not None and wanted in (
             id_str(self.raw.get("backup_job_execution_id")),
@@ -108,6 +121,10 @@ class Job:
 
     @classmethod
     def from_dict(cls, raw: Any) -> Job:
+        """A job from the API's JSON (unknown keys kept in ``raw``).
+
+        :param raw: the job as the API returns it.
+        """
         raw = _require_object(raw, "a job")
         job_id = id_str(raw.get("job_id"))
         if job_id is None:
@@ -145,6 +162,10 @@ class Execution:
 
     @classmethod
     def from_dict(cls, raw: Any) -> Execution:
+        """An execution from the API's JSON (unknown keys kept in ``raw``).
+
+        :param raw: the execution as the API returns it.
+        """
         raw = _require_object(raw, "an execution")
         execution_id = id_str(raw.get("execution_id"))
         if execution_id is None:
@@ -169,6 +190,9 @@ class Execution:
 
         ``None`` when the details describe another execution or none. This is the triggerer's
         per-poll path, so it reads only the few fields it returns and parses each once.
+
+        :param raw_job: the job as J2 returns it.
+        :param execution_id: the execution polled for.
         """
         raw_job = _require_object(raw_job, "a job")
         job_id = id_str(raw_job.get("job_id"))
@@ -203,6 +227,7 @@ class Execution:
 
     @property
     def duration_seconds(self) -> float | None:
+        """Seconds from start to end (None until both are known)."""
         if self.start_time is None or self.end_time is None:
             return None
         return (self.end_time - self.start_time).total_seconds()
@@ -228,7 +253,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def executions_started_since(executions: Iterable[Execution], since: datetime) -> list[Execution]:
-    """Executions that started at or after ``since`` (queued ones without a start time count too)."""
+    """Executions that started at or after ``since`` (queued ones without a start time count too).
+
+    :param executions: the job's executions.
+    :param since: when the request was sent.
+    """
     return [e for e in executions if e.start_time is None or e.start_time >= since]
 
 
@@ -243,6 +272,11 @@ def executions_a_request_may_have_started(
     Never one listed before the request (``known_before``), nor one of another run type (someone
     else's DELTA run is not our FULL backup). A queued execution (no start time) qualifies only
     when ``known_before`` says it is new: its age cannot be told otherwise.
+
+    :param executions: the job's executions.
+    :param since: when the request was sent.
+    :param run_type: the request's run type (None: any).
+    :param known_before: ids listed before the request.
     """
     known = None if known_before is None else {str(i) for i in known_before}
     wanted_type = (run_type or "").strip().upper()

@@ -111,6 +111,11 @@ class PollingPolicy:
             object.__setattr__(self, "first_interval", self.poll_interval)
 
     def next_wait(self, elapsed: float, expected_duration: float | None = None) -> float:
+        """Seconds until the next poll.
+
+        :param elapsed: seconds waited so far.
+        :param expected_duration: how long the job usually takes, in seconds (None: unknown).
+        """
         ramp = _clamp(elapsed * self.ramp, self.first_interval, self.poll_interval)
         if not expected_duration or expected_duration <= 0:
             return ramp
@@ -121,7 +126,10 @@ class PollingPolicy:
         return _clamp(-remaining * self.ramp, self.first_interval, self.poll_interval)
 
     def error_wait(self, consecutive_errors: int) -> float:
-        """Back off on repeated transient errors, never beyond the normal interval."""
+        """Back off on repeated transient errors, never beyond the normal interval.
+
+        :param consecutive_errors: failed polls in a row (1 for the first).
+        """
         return _clamp(
             self.first_interval * 2 ** (consecutive_errors - 1), self.first_interval, self.poll_interval
         )
@@ -132,6 +140,9 @@ def wake_grid(wait: float, waiting: int) -> float:
 
     A power of two, so that the grids of waits of different lengths nest: every point of a
     coarser grid is a point of each finer one. 0 means no coalescing.
+
+    :param wait: the wait, in seconds.
+    :param waiting: how many waits this process runs.
     """
     if waiting < 2 or WAKE_BATCH <= 0:
         return 0.0
@@ -147,6 +158,11 @@ def coalesced(wait: float, now: float, waiting: int, grid: float | None = None) 
     ``waiting`` is how many waits this process runs (sizes the grid unless ``grid`` is given).
     Never longer than asked (a deadline-bound wait stays within the deadline); waits shorter than
     the grid are left alone.
+
+    :param wait: the wait, in seconds.
+    :param now: the current time on the clock the wait is timed with.
+    :param waiting: how many waits this process runs.
+    :param grid: the grid to use (None: from ``wake_grid``).
     """
     if grid is None:
         grid = wake_grid(wait, waiting)
@@ -157,7 +173,10 @@ def coalesced(wait: float, now: float, waiting: int, grid: float | None = None) 
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors that a later poll may not see again. 401/403/404 and bad input are not transient."""
+    """Errors that a later poll may not see again. 401/403/404 and bad input are not transient.
+
+    :param exc: the poll's error.
+    """
     if isinstance(exc, BaasAuthError | BaasValidationError):
         return False
     return isinstance(exc, BaasTransportError | BaasRateLimitedError | BaasServerError | BaasResponseError)
@@ -176,6 +195,7 @@ class Decision:
 
     @property
     def final(self) -> bool:
+        """Whether the wait ends here (success, failure, timeout, error or fresh)."""
         return self.state in ENDS_A_WAIT
 
 
@@ -210,13 +230,18 @@ class ExecutionWatch:
 
     @property
     def subject(self) -> str:
+        """What the wait is for, in log lines and messages."""
         return f"BaaS execution {self.execution_id} of job {self.job_id}"
 
     def elapsed(self) -> float:
+        """Seconds since the wait began."""
         return max(0.0, self.clock() - self.started_at)
 
     def observe(self, execution: Execution) -> Decision:
-        """Judge one successful poll."""
+        """Judge one successful poll.
+
+        :param execution: the execution as this poll read it.
+        """
         self.consecutive_errors = 0
         self.last_good_poll = self.clock()
         self.last_status = execution.status
@@ -235,7 +260,10 @@ class ExecutionWatch:
         return self._wait_or_timeout(wait, execution)
 
     def observe_error(self, exc: BaseException) -> Decision:
-        """Judge a failed poll: transient errors are retried within the budget, others end the wait."""
+        """Judge a failed poll: transient errors are retried within the budget, others end the wait.
+
+        :param exc: the poll's error.
+        """
         now = self.clock()
         in_grace = isinstance(exc, BaasExecutionNotFound) and now - self.started_at < self.not_found_grace
         if not (is_transient(exc) or in_grace):
@@ -295,7 +323,13 @@ class ExecutionWatch:
 
 
 def giving_up(subject: str, consecutive_errors: int, since_good: float, exc: BaseException) -> str:
-    """Why a wait ends once transient errors outlast its budget."""
+    """Why a wait ends once transient errors outlast its budget.
+
+    :param subject: what the wait was for.
+    :param consecutive_errors: failed polls in a row.
+    :param since_good: seconds since the last good poll.
+    :param exc: the last error.
+    """
     return (
         f"{subject}: giving up after {consecutive_errors} failed polls in a row "
         f"({format_duration(since_good)} without an answer); last error: {exc}"
@@ -303,7 +337,12 @@ def giving_up(subject: str, consecutive_errors: int, since_good: float, exc: Bas
 
 
 def error_wait(polling: PollingPolicy, consecutive_errors: int, exc: BaseException) -> float:
-    """The wait after a transient error: the policy's back-off, or longer if the server said so."""
+    """The wait after a transient error: the policy's back-off, or longer if the server said so.
+
+    :param polling: the wait's polling policy.
+    :param consecutive_errors: failed polls in a row.
+    :param exc: the error (a 429's ``Retry-After`` counts).
+    """
     wait = polling.error_wait(consecutive_errors)
     if isinstance(exc, BaasRateLimitedError) and exc.retry_after:
         wait = max(wait, exc.retry_after)
@@ -311,7 +350,11 @@ def error_wait(polling: PollingPolicy, consecutive_errors: int, exc: BaseExcepti
 
 
 def log_wait(log: Any, decision: Decision) -> None:
-    """Log a WAIT decision at INFO when it is worth reporting, else at DEBUG."""
+    """Log a WAIT decision at INFO when it is worth reporting, else at DEBUG.
+
+    :param log: the task's or trigger's logger.
+    :param decision: the WAIT decision.
+    """
     if decision.report:
         log.info("%s", decision.message)
     else:

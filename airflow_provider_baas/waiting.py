@@ -52,7 +52,11 @@ DEFER_BACKSTOP = timedelta(minutes=10)
 
 
 def seconds(value: float | timedelta | None, name: str) -> float | None:
-    """A duration argument as seconds (None stays None), rejecting nonsense early."""
+    """A duration argument as seconds (None stays None), rejecting nonsense early.
+
+    :param value: seconds or a timedelta.
+    :param name: the argument's name, for the error.
+    """
     if value is None:
         return None
     result = value.total_seconds() if isinstance(value, timedelta) else value
@@ -69,12 +73,24 @@ def seconds(value: float | timedelta | None, name: str) -> float | None:
 
 
 def check_one_job_reference(job_id: Any, job_name: Any) -> None:
+    """Refuse a task that names its job neither or both ways.
+
+    :param job_id: the job's id, or None.
+    :param job_name: the job's name, or None.
+    :raises BaasValidationError: unless exactly one is given.
+    """
     if (job_id is None) == (job_name is None):
         raise BaasValidationError("Pass exactly one of job_id or job_name")
 
 
 def resolve_job_id(hook: BaasHook, job_id: Any, job_name: str | None, site_id: str | None) -> str:
-    """The job's id; a name is looked up here, at run time, never while the DAG is parsed."""
+    """The job's id; a name is looked up here, at run time, never while the DAG is parsed.
+
+    :param hook: the hook that looks the name up.
+    :param job_id: the job's id, or None.
+    :param job_name: the job's name, or None.
+    :param site_id: the site.
+    """
     from airflow_provider_baas.hooks.baas import validate_job_id
 
     if job_id is not None:
@@ -83,6 +99,10 @@ def resolve_job_id(hook: BaasHook, job_id: Any, job_name: str | None, site_id: s
 
 
 def running_test(policy: StatusPolicy) -> Any:
+    """The hook's test of "still running" for a status word, by this policy.
+
+    :param policy: the task's status policy.
+    """
     return lambda status: policy.classify(status) is Outcome.RUNNING
 
 
@@ -91,6 +111,11 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
 
     A failed poll the wait rides out is logged to ``log`` (as the trigger does), so the task log
     says why the wait goes on.
+
+    :param hook: the hook.
+    :param watch: the wait.
+    :param site_id: the site.
+    :param log: where a ridden-out failed poll is logged (None: not logged).
     """
     if (timed_out := watch.check_deadline()) is not None:
         return timed_out
@@ -110,7 +135,13 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
 
 
 def wait_blocking(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any) -> Decision:
-    """Poll until the watch reaches a final decision, sleeping as the polling policy says."""
+    """Poll until the watch reaches a final decision, sleeping as the polling policy says.
+
+    :param hook: the hook.
+    :param watch: the wait.
+    :param site_id: the site.
+    :param log: the task's logger.
+    """
     while True:
         decision = poll_once(hook, watch, site_id, log)
         if decision.final:
@@ -126,6 +157,14 @@ def make_trigger(
     polling: PollingPolicy,
     deadline_kind: str = "timeout",
 ) -> Any:
+    """The ``BaasExecutionTrigger`` that carries on the watch's wait in the triggerer.
+
+    :param watch: the wait (job, execution, deadline, start, statuses, error budget).
+    :param site_id: the site.
+    :param conn_id: the ``baas`` connection.
+    :param polling: the polling policy.
+    :param deadline_kind: which limit the deadline is.
+    """
     from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
 
     return BaasExecutionTrigger(
@@ -145,7 +184,11 @@ def make_trigger(
 
 def task_deadline(context: Any, execution_timeout: timedelta | None) -> float | None:
     """When ``execution_timeout`` ends this try (epoch seconds). Airflow 3 does not enforce it
-    while a task is deferred, so the trigger's own deadline must include it."""
+    while a task is deferred, so the trigger's own deadline must include it.
+
+    :param context: the task's Airflow context (its try's start).
+    :param execution_timeout: the task's ``execution_timeout``.
+    """
     ti = context.get("ti") if hasattr(context, "get") else None
     start = getattr(ti, "start_date", None)
     if execution_timeout is None or not isinstance(start, datetime):
@@ -160,6 +203,11 @@ def wait_deadline(
 
     The earlier of ``now + timeout`` and the end of ``execution_timeout``. The hook's retries are
     bound by it too (``BaasHook.retry_deadline``), so no retry outlives the wait it serves.
+
+    :param context: the task's Airflow context.
+    :param timeout: the wait's own timeout, in seconds (None: none).
+    :param execution_timeout: the task's ``execution_timeout``.
+    :param now: the current epoch time (default: now).
     """
     start = time.time() if now is None else now
     wait_end = start + timeout if timeout else None
@@ -170,13 +218,21 @@ def wait_deadline(
 
 
 def defer_timeout(deadline: float | None) -> timedelta | None:
+    """The framework's deferral timeout: a backstop (``DEFER_BACKSTOP``) behind the trigger's own
+    deadline.
+
+    :param deadline: the wait's deadline (epoch seconds; None: none).
+    """
     if deadline is None:
         return None
     return timedelta(seconds=max(0.0, deadline - time.time())) + DEFER_BACKSTOP
 
 
 def decision_from_event(event: Any) -> Decision:
-    """Validate a trigger event; anything missing or unknown is a failure, never a success."""
+    """Validate a trigger event; anything missing or unknown is a failure, never a success.
+
+    :param event: the trigger's event.
+    """
     if not isinstance(event, dict):
         raise BaasInvalidEvent(f"Trigger event is missing or not a dict: {event!r}")
     state = event.get("status")
@@ -197,7 +253,15 @@ def conclude(
     on_timeout: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The end of every wait, blocking or resumed: the final record on success, else the exception
-    that tells the DAG author why. ``on_timeout`` (a sensor's) handles the wait's own timeout."""
+    that tells the DAG author why. ``on_timeout`` (a sensor's) handles the wait's own timeout.
+
+    :param decision: the final decision.
+    :param job_id: the job.
+    :param execution_id: the execution.
+    :param deadline_kind: which limit a timeout was.
+    :param log: the task's logger.
+    :param on_timeout: called with the message when the wait's own timeout ended it.
+    """
     if decision.state == SUCCESS:
         log.info("%s", decision.message)
         return dict(decision.execution or {})
@@ -234,6 +298,7 @@ class ExecutionRunnerMixin:
 
     @property
     def polling(self) -> PollingPolicy:
+        """The polling schedule of the task's wait (each operator says which)."""
         raise NotImplementedError
 
     # -- starting, or attaching to what an earlier try of this task instance started

@@ -111,7 +111,11 @@ _PATH_ESCAPE = re.compile(r"[/\\%]|\.\.")
 
 
 def validate_path_id(value: Any, what: str) -> str:
-    """A non-empty id that is safe as one URL path segment."""
+    """A non-empty id that is safe as one URL path segment.
+
+    :param value: the id.
+    :param what: its name, for the error.
+    """
     if value is None or isinstance(value, bool):
         raise BaasValidationError(f"{what} is required, got {value!r}")
     text = str(value)
@@ -125,7 +129,10 @@ def validate_path_id(value: Any, what: str) -> str:
 
 
 def validate_job_id(value: Any) -> str:
-    """Job ids are positive integers in the API (``"job_id": 34``)."""
+    """Job ids are positive integers in the API (``"job_id": 34``).
+
+    :param value: the job id (int or digits).
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         if value <= 0:
             raise BaasValidationError(f"job_id must be a positive integer, got {value}")
@@ -137,6 +144,10 @@ def validate_job_id(value: Any) -> str:
 
 
 def normalise_run_type(value: Any) -> str:
+    """The run type upper-cased; anything but FULL, DELTA or CUMULATIVE is refused before any request.
+
+    :param value: the run type, any case.
+    """
     word = str(value or "").strip().upper()
     if word not in RUN_TYPES:
         raise BaasValidationError(f"run_type must be one of {', '.join(RUN_TYPES)} (any case), got {value!r}")
@@ -144,6 +155,10 @@ def normalise_run_type(value: Any) -> str:
 
 
 def normalise_job_type(value: Any) -> str:
+    """The job type upper-cased; anything but BACKUP or RESTORE is refused before any request.
+
+    :param value: the job type, any case.
+    """
     word = str(value or "").strip().upper()
     if word not in JOB_TYPES:
         raise BaasValidationError(f"job_type must be BACKUP or RESTORE (any case), got {value!r}")
@@ -189,10 +204,12 @@ class BaasHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The connection form's extra fields for Airflow 2.11 (and 3.0/3.1 with flask-appbuilder)."""
         return connection_form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Which standard fields the connection form hides or relabels, and their placeholders."""
         return {k: (list(v) if isinstance(v, list) else dict(v)) for k, v in UI_FIELD_BEHAVIOUR.items()}
 
     # -- configuration
@@ -239,7 +256,10 @@ class BaasHook(BaseHook):
         self._retry = None
 
     def resolve_site_id(self, site_id: str | None = None) -> str:
-        """The call's site, else the hook's, else the connection's; a clear error when none is set."""
+        """The call's site, else the hook's, else the connection's; a clear error when none is set.
+
+        :param site_id: the call's site, if any.
+        """
         chosen = site_id or self.site_id or self.config.site_id
         if not chosen:
             raise BaasConfigurationError(
@@ -249,7 +269,12 @@ class BaasHook(BaseHook):
         return validate_path_id(chosen, "site_id")
 
     def execution_url(self, job_id: str, execution_id: str, site_id: str | None = None) -> str:
-        """The API URL of a job's executions, for XCom and the operator's extra link."""
+        """The API URL of a job's executions, for XCom and the operator's extra link.
+
+        :param job_id: the job.
+        :param execution_id: the execution.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         site = path_segment(self.resolve_site_id(site_id))
         return f"{self.config.base_url}/sites/{site}/jobs/{path_segment(job_id)}/executions#{execution_id}"
 
@@ -273,10 +298,20 @@ class BaasHook(BaseHook):
     def list_jobs(
         self, site_id: str | None = None, *, is_active: bool | None = None, job_type: str | None = None
     ) -> list[Job]:
-        """Every job of the site (all pages), optionally only active ones or one job type."""
+        """Every job of the site (all pages), optionally only active ones or one job type.
+
+        :param site_id: the site (None: the hook's or the connection's).
+        :param is_active: only active (True) or inactive (False) jobs; None: all.
+        :param job_type: only BACKUP or RESTORE jobs; None: all.
+        """
         return self._run(self._plan_list_jobs(site_id, is_active, job_type))
 
     def get_job(self, job_id: Any, site_id: str | None = None) -> Job:
+        """One job (J2).
+
+        :param job_id: the job.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return self._run(self._plan_get_job(job_id, site_id))
 
     def execute_job(
@@ -291,27 +326,56 @@ class BaasHook(BaseHook):
         :param known_before: ids of the job's executions listed before this call. When the answer
             is lost, the execution it started is looked for among the others; without them, a
             queued execution (no start time) cannot be told from another caller's and is not taken.
+
+        :param job_id: the job.
+        :param run_type: FULL, DELTA or CUMULATIVE (any case).
+        :param site_id: the site (None: the hook's or the connection's).
         """
         return self._run(self._plan_execute_job(job_id, run_type, site_id, known_before))
 
     def list_executions(self, site_id: str | None = None) -> list[Execution]:
+        """Every execution of every job of the site (all pages).
+
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return self._run(self._plan_list_executions(None, site_id))
 
     def list_job_executions(self, job_id: Any, site_id: str | None = None) -> list[Execution]:
+        """Every execution of one job (all pages).
+
+        :param job_id: the job.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return self._run(self._plan_list_executions(validate_job_id(job_id), site_id))
 
     def get_execution(self, job_id: Any, execution_id: Any, site_id: str | None = None) -> Execution:
-        """One execution, found in the job's listing (the API has no single-execution endpoint)."""
+        """One execution, found in the job's listing (the API has no single-execution endpoint).
+
+        :param job_id: the job.
+        :param execution_id: the execution.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return self._run(self._plan_get_execution(job_id, execution_id, site_id))
 
     def poll_execution(
         self, job_id: Any, execution_id: Any, site_id: str | None = None, *, is_running: RunningTest = None
     ) -> Execution:
-        """The execution's current state, as cheaply as the API allows (see ``_plan_poll_execution``)."""
+        """The execution's current state, as cheaply as the API allows (see ``_plan_poll_execution``).
+
+        :param job_id: the job.
+        :param execution_id: the execution.
+        :param site_id: the site (None: the hook's or the connection's).
+        :param is_running: tells a running status word from a final one (default: the default status
+            policy's).
+        """
         return self._run(self._plan_poll_execution(job_id, execution_id, site_id, is_running))
 
     def find_job_by_name(self, name: str, site_id: str | None = None) -> Job:
-        """The one job whose name is exactly ``name``."""
+        """The one job whose name is exactly ``name``.
+
+        :param name: the job's exact name.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return self._run(self._plan_find_job_by_name(name, site_id))
 
     def test_connection(self) -> tuple[bool, str]:
@@ -340,9 +404,20 @@ class BaasHook(BaseHook):
     async def alist_jobs(
         self, site_id: str | None = None, *, is_active: bool | None = None, job_type: str | None = None
     ) -> list[Job]:
+        """:meth:`list_jobs`, async.
+
+        :param site_id: the site (None: the hook's or the connection's).
+        :param is_active: only active (True) or inactive (False) jobs; None: all.
+        :param job_type: only BACKUP or RESTORE jobs; None: all.
+        """
         return await self._arun(self._plan_list_jobs(site_id, is_active, job_type))
 
     async def aget_job(self, job_id: Any, site_id: str | None = None) -> Job:
+        """:meth:`get_job`, async.
+
+        :param job_id: the job.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return await self._arun(self._plan_get_job(job_id, site_id))
 
     async def aexecute_job(
@@ -352,23 +427,57 @@ class BaasHook(BaseHook):
         site_id: str | None = None,
         known_before: Iterable[str] | None = None,
     ) -> str:
+        """:meth:`execute_job`, async: never re-sends a request that may have started a backup.
+
+        :param job_id: the job.
+        :param run_type: FULL, DELTA or CUMULATIVE (any case).
+        :param site_id: the site (None: the hook's or the connection's).
+        :param known_before: ids of the job's executions listed before this call.
+        """
         return await self._arun(self._plan_execute_job(job_id, run_type, site_id, known_before))
 
     async def alist_executions(self, site_id: str | None = None) -> list[Execution]:
+        """:meth:`list_executions`, async.
+
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return await self._arun(self._plan_list_executions(None, site_id))
 
     async def alist_job_executions(self, job_id: Any, site_id: str | None = None) -> list[Execution]:
+        """:meth:`list_job_executions`, async.
+
+        :param job_id: the job.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return await self._arun(self._plan_list_executions(validate_job_id(job_id), site_id))
 
     async def aget_execution(self, job_id: Any, execution_id: Any, site_id: str | None = None) -> Execution:
+        """:meth:`get_execution`, async.
+
+        :param job_id: the job.
+        :param execution_id: the execution.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return await self._arun(self._plan_get_execution(job_id, execution_id, site_id))
 
     async def apoll_execution(
         self, job_id: Any, execution_id: Any, site_id: str | None = None, *, is_running: RunningTest = None
     ) -> Execution:
+        """:meth:`poll_execution`, async (the triggerer's poll).
+
+        :param job_id: the job.
+        :param execution_id: the execution.
+        :param site_id: the site (None: the hook's or the connection's).
+        :param is_running: tells a running status word from a final one.
+        """
         return await self._arun(self._plan_poll_execution(job_id, execution_id, site_id, is_running))
 
     async def afind_job_by_name(self, name: str, site_id: str | None = None) -> Job:
+        """:meth:`find_job_by_name`, async.
+
+        :param name: the job's exact name.
+        :param site_id: the site (None: the hook's or the connection's).
+        """
         return await self._arun(self._plan_find_job_by_name(name, site_id))
 
     # -- request plans (written once, run by both drivers)
@@ -730,6 +839,7 @@ class BaasHook(BaseHook):
         return wait
 
     def close(self) -> None:
+        """Close the hook's pooled HTTP session (the async session is shared per event loop and stays)."""
         if self._sync is not None:
             self._sync.close()
 

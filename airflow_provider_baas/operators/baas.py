@@ -117,9 +117,15 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
 
     @property
     def polling(self) -> PollingPolicy:
+        """The polling schedule of this task's wait, up to ``poll_interval``."""
         return PollingPolicy(poll_interval=self.poll_interval or DEFAULT_POLL_INTERVAL)
 
     def execute(self, context: Any) -> Any:
+        """Start the job (or attach to what an earlier try started), push its ids, and wait or defer.
+
+        :param context: the task's Airflow context.
+        :return: the final execution record, or the execution id with ``wait_for_completion=False``.
+        """
         from airflow_provider_baas.hooks.baas import normalise_run_type, validate_job_id
 
         run_type = normalise_run_type(self.run_type)
@@ -142,7 +148,11 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
         return self._with_assets(context, site, record)
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
-        """Resumes after the trigger: validates the event and concludes like the blocking path."""
+        """Resumes after the trigger: validates the event and concludes like the blocking path.
+
+        :param context: the task's Airflow context.
+        :param event: the trigger's event.
+        """
         record = self._resume(context, event)
         return self._with_assets(context, str(event.get("site_id") or ""), record)
 
@@ -160,6 +170,7 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
             ti.xcom_push(key=key, value=value)
 
     def on_kill(self) -> None:
+        """Log that the execution goes on on the server: the BaaS API cannot cancel it."""
         job_id, execution_id = getattr(self, "_started", (None, None))
         if execution_id:
             self.log.warning(NO_CANCEL.format(execution_id=execution_id, job_id=job_id))

@@ -88,7 +88,12 @@ class BaasSensorMixin:
         return PollingPolicy(poll_interval=float(self.poke_interval)).next_wait(run_duration())
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
-        """Bypasses the base sensor's blanket "any error → skip under soft_fail" on resume."""
+        """Bypasses the base sensor's blanket "any error → skip under soft_fail" on resume.
+
+        :param next_method: the method the task resumes in.
+        :param next_kwargs: its keyword arguments (the trigger's event).
+        :param context: the task's Airflow context.
+        """
         try:
             return BaseOperator.resume_execution(self, next_method, next_kwargs, context)
         except Exception as exc:
@@ -153,6 +158,7 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
 
     @property
     def polling(self) -> PollingPolicy:
+        """The polling schedule of the pokes, up to ``poke_interval``."""
         return PollingPolicy(poll_interval=float(self.poke_interval))
 
     def _target(self, context: Any) -> ExecutionWatch:
@@ -219,6 +225,10 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         return max(dated, key=lambda e: e.start_time).execution_id  # type: ignore[arg-type,return-value]
 
     def poke(self, context: Any) -> Any:
+        """Poll the execution once; True (with its record) when it succeeded, a failure raises.
+
+        :param context: the task's Airflow context.
+        """
         watch = self._target(context)
         site = self.hook.resolve_site_id(self.site_id)
         decision = poll_once(self.hook, watch, site, self.log)
@@ -232,6 +242,10 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         return poke_return_value(True, record)
 
     def execute(self, context: Any) -> Any:
+        """Poke once, then defer to ``BaasExecutionTrigger`` in deferrable mode (else the base sensor's loop).
+
+        :param context: the task's Airflow context.
+        """
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)
@@ -247,6 +261,11 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         return None  # not reached: defer raises
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
+        """Resume after the trigger: validate its event and end the wait like a poke would.
+
+        :param context: the task's Airflow context.
+        :param event: the trigger's event.
+        """
         decision = decision_from_event(event)
         job_id, execution_id = str(event["job_id"]), str(event["execution_id"])
         site = str(event.get("site_id") or "") or self.hook.resolve_site_id(self.site_id)
@@ -280,6 +299,17 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     :param trigger_if_stale: start (or join) a backup when stale, and wait for it.
     :param run_type: FULL, DELTA or CUMULATIVE, for a backup the gate starts.
     :param poll_interval: the longest wait between two polls of a running backup, in seconds.
+
+    :param job_id: the job. Exactly one of ``job_id`` and ``job_name``.
+    :param job_name: the job's exact name, resolved when the task runs.
+    :param site_id: the BaaS site (default: the connection's ``site_id``).
+    :param success_statuses: statuses that mean success (default ``{"SUCCESSFUL"}``), any case.
+    :param failure_statuses: statuses that mean failure (default FAILED, ABORTED, ERROR, CANCELLED,
+        CANCELED, WARNING).
+    :param reattach: a retry waits for the backup an earlier try started or joined, instead of
+        starting another.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param baas_conn_id: the ``baas`` connection.
     """
 
     template_fields: Sequence[str] = ("job_id", "job_name", "site_id", "run_type", "baas_conn_id")
@@ -319,6 +349,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
 
     @property
     def polling(self) -> PollingPolicy:
+        """The polling schedule of the backup it waits for, up to ``poll_interval``."""
         return PollingPolicy(poll_interval=self.poll_interval)
 
     # -- the freshness rule
@@ -377,6 +408,10 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     # -- poke / reschedule modes
 
     def poke(self, context: Any) -> Any:
+        """Pass on a fresh backup; wait while stale; or join or start a backup and wait for it.
+
+        :param context: the task's Airflow context.
+        """
         from airflow_provider_baas.freshness import FRESH_CHOICE, STALE
 
         state = self._assess(context)
@@ -389,6 +424,11 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     # -- deferrable mode
 
     def execute(self, context: Any) -> Any:
+        """Judge once, then pass, defer until fresh, or run the backup (deferrable mode; else the base
+        sensor's loop).
+
+        :param context: the task's Airflow context.
+        """
         if not self.deferrable:
             return super().execute(context)
         from airflow_provider_baas.freshness import FRESH_CHOICE, STALE
@@ -421,7 +461,11 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         )
 
     def execute_fresh(self, context: Any, event: Any = None) -> Any:
-        """Back from BaasFreshnessTrigger: a fresh backup appeared, the deadline passed, or an error."""
+        """Back from BaasFreshnessTrigger: a fresh backup appeared, the deadline passed, or an error.
+
+        :param context: the task's Airflow context.
+        :param event: the trigger's event.
+        """
         if not isinstance(event, dict) or event.get("status") not in FRESHNESS_EVENT_STATES:
             raise BaasInvalidEvent(f"Unknown BaaS freshness event: {event!r}")
         message = str(event.get("message") or event)
@@ -435,6 +479,11 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         return self._pass_fresh(context, str(event.get("job_id")), site, event["execution"])
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
+        """Resume after the backup the gate started or joined: validate the event and pass with its record.
+
+        :param context: the task's Airflow context.
+        :param event: the trigger's event.
+        """
         record = self._resume(context, event)
         site = str(event.get("site_id") or self.hook.resolve_site_id(self.site_id))
         return self._backup_done(context, str(event["job_id"]), site, record)

@@ -93,6 +93,12 @@ class BaasWaitTrigger(BaseTrigger):
         :param started_at: epoch seconds when the wait began (drives the polling schedule).
         :param max_consecutive_errors: failed polls in a row the wait rides out.
         :param error_window: seconds without a good poll the wait rides out.
+
+        :param job_id: the job.
+        :param site_id: the BaaS site (None: the connection's).
+        :param baas_conn_id: the ``baas`` connection.
+        :param success_statuses: statuses that mean success (None: the default).
+        :param failure_statuses: statuses that mean failure (None: the default).
         """
         super().__init__()
         self.job_id = str(job_id)
@@ -122,6 +128,7 @@ class BaasWaitTrigger(BaseTrigger):
         return f"{type(self).__module__}.{type(self).__qualname__}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the wait ends, then yield its one event."""
         from airflow_provider_baas.hooks.baas import BaasHook
         from airflow_provider_baas.hooks.transport import shared_session_lease
 
@@ -195,6 +202,12 @@ class BaasExecutionTrigger(BaasWaitTrigger):
     "deadline_kind"}``.
 
     Deadline, status sets and error budget: see ``BaasWaitTrigger``.
+
+    :param job_id: the job.
+    :param execution_id: the execution to wait for.
+    :param poll_interval: the longest wait between two polls, in seconds.
+    :param first_interval: the first waits, in seconds.
+    :param expected_duration: how long the job usually takes, in seconds (polls get denser near it).
     """
 
     waiting = 0
@@ -217,6 +230,7 @@ class BaasExecutionTrigger(BaasWaitTrigger):
         self.expected_duration = expected_duration
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and the JSON kwargs that re-create this wait, deadline and start included."""
         return (
             self._classpath(),
             {
@@ -275,6 +289,11 @@ class BaasFreshnessTrigger(BaasWaitTrigger):
     Fires once: ``{"status": "fresh" | "timeout" | "error", "message", "job_id", "site_id",
     "execution": <the fresh backup's record or None>, "deadline_kind"}``. The deadline is absolute,
     as above; transient errors are retried within the same error budget as an execution wait.
+
+    :param job_id: the job.
+    :param max_age: seconds: the oldest a good backup may be.
+    :param deadline: absolute deadline (epoch seconds).
+    :param poll_interval: the longest wait between two reads, in seconds.
     """
 
     waiting = 0
@@ -294,6 +313,7 @@ class BaasFreshnessTrigger(BaasWaitTrigger):
         self.poll_interval = float(poll_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and the JSON kwargs that re-create this wait, deadline included."""
         return (
             self._classpath(),
             {**self._common_kwargs(), "max_age": self.max_age, "poll_interval": self.poll_interval},

@@ -4,11 +4,11 @@ Public: modules whose names (below the package) do not start with ``_``, names t
 with ``_``, defined in that module (not imported into it). The simulator's ``testing`` package is
 public too, as far as users reach it from their tests: what ``airflow_provider_baas.testing``
 exports, the pytest plugin and ``airflow_home``; the server's own machinery (its state, auth and
-fault bookkeeping) is not API. A class's docstring documents its constructor's
-parameters (Airflow's style for operators); each function's and method's docstring documents its
-own. Not checked: ``*args``/``**kwargs`` (passed on, e.g. to ``BaseOperator``), ``self``/``cls``,
-methods inherited from elsewhere, and what ``dataclasses`` and ``enum`` generate (a dataclass's
-fields are its attributes, not hand-written parameters).
+fault bookkeeping) is not API. A class's constructor parameters are documented in its docstring
+(Airflow's style for operators) or in ``__init__``'s; each function's and method's docstring
+documents its own. Not checked: ``*args``/``**kwargs`` (passed on, e.g. to ``BaseOperator``),
+``self``/``cls``, methods inherited from elsewhere, and what ``dataclasses`` and ``enum`` generate
+(a dataclass's fields are its attributes, not hand-written parameters).
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ def public_modules() -> Iterator[Any]:
 def parameters(function: Callable[..., Any]) -> list[str]:
     skipped = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     signature = inspect.signature(function)
-    return [p.name for p in signature.parameters.values() if p.name not in ("self", "cls") and p.kind not in skipped]
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.name not in ("self", "cls") and p.kind not in skipped
+    ]
 
 
 def hand_written_init(cls: type) -> Callable[..., Any] | None:
@@ -48,12 +52,16 @@ def hand_written_init(cls: type) -> Callable[..., Any] | None:
     return init
 
 
-def problems(name: str, doc: str | None, function: Callable[..., Any] | None) -> list[str]:
+def problems(
+    name: str, doc: str | None, function: Callable[..., Any] | None, param_doc: str | None = None
+) -> list[str]:
+    """``param_doc``: where the parameters are documented, if not in ``doc``."""
     if not (doc or "").strip():
         return [f"{name}: no docstring"]
     if function is None:
         return []
-    undocumented = [p for p in parameters(function) if not re.search(rf":param {p}:", doc or "")]
+    where = doc if param_doc is None else param_doc
+    undocumented = [p for p in parameters(function) if not re.search(rf":param {p}:", where or "")]
     return [f"{name}: no :param {p}:" for p in undocumented]
 
 
@@ -87,7 +95,10 @@ def api_problems() -> list[str]:
             if inspect.isfunction(value):
                 found += problems(qualified, value.__doc__, value)
             elif inspect.isclass(value):
-                found += problems(qualified, value.__doc__, hand_written_init(value))
+                init = hand_written_init(value)
+                # Constructor parameters: in the class docstring (Airflow's style) or in __init__'s.
+                both = f"{value.__doc__ or ''}\n{init.__doc__ or '' if init else ''}"
+                found += problems(qualified, value.__doc__, init, param_doc=both)
                 for member, doc, function in members(value):
                     found += problems(f"{qualified}.{member}", doc, function)
     return found
