@@ -108,7 +108,9 @@ def test_the_connection_is_documented_once() -> None:
 def test_the_install_commands_name_the_built_wheel() -> None:
     from airflow_provider_baas import __version__
 
-    assert f"pip install dist/airflow_provider_baas-{__version__}-py3-none-any.whl" in README.read_text()
+    wheel = f"dist/airflow_provider_baas-{__version__}-py3-none-any.whl"
+    assert f"pip install {wheel}\n" in README.read_text()
+    assert f'pip install "{wheel}[testing]"' in README.read_text()
 
 
 def test_connection_samples_parse_into_the_documented_settings(monkeypatch: pytest.MonkeyPatch) -> None:
