@@ -357,6 +357,20 @@ class BaasSimulator:
         """``("AIRFLOW_CONN_BAAS_DEFAULT", <json>)`` for ``os.environ`` / ``monkeypatch.setenv``."""
         return f"AIRFLOW_CONN_{conn_id.upper()}", self.airflow_connection(conn_id, **extra)
 
+    def teradata_conn_env(
+        self, conn_id: str = "teradata_default", *, login: str | None = None, password: str | None = None
+    ) -> tuple[str, str]:
+        """``("AIRFLOW_CONN_TERADATA_DEFAULT", <json>)``: a ``teradata`` connection holding the
+        database user this simulator accepts for restores (or the ``login``/``password`` given)."""
+        good_login, good_password = self.database_credentials
+        conn = {
+            "conn_type": "teradata",
+            "host": "teradata.simulator.invalid",
+            "login": good_login if login is None else login,
+            "password": good_password if password is None else password,
+        }
+        return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn)
+
     # -- behaviour switches ---------------------------------------------------------------------
 
     @property
