@@ -144,6 +144,12 @@ class BaasSimulator:
     job with a ``schedule_interval`` runs at its ``next_run_time``), ``ignore_paging`` (list
     endpoints ignore page/page-size),
     ``execute_response_body`` (J3 body; default empty), ``faults`` (see :class:`Fault`).
+
+    Objects and restores (O1-O3, R1-R6; docs/restores.md): backed-up objects per execution,
+    preparations and restores that take (scaled) time, ``x-auth-credentials`` checked against the
+    scenario's database user, denials and name conflicts; scripted with ``set_backup_objects``,
+    ``fail_preparations``, ``set_database_credentials``, ``deny_restores``, ``set_restore_outcome``,
+    and read with ``restores``/``restore``.
     """
 
     def __init__(
