@@ -298,6 +298,7 @@ def test_a_lost_answer_without_a_restore_is_an_unknown_outcome(hook, requests_mo
     assert len(posts(requests_mock)) == 1
     assert len(waits) >= restores_module.RESTORE_LOOKUP_ATTEMPTS - 1
     assert "no restore named 'nightly-fix'" in str(info.value)
+    assert (info.value.name, info.value.job_id, info.value.site_id) == ("nightly-fix", "34", SITE)
 
 
 def test_a_lost_answer_with_two_restores_of_the_name_is_an_unknown_outcome(hook, requests_mock, creds):
