@@ -163,7 +163,10 @@ problems=()
 grep -rlq "Reattaching to execution" "$AIRFLOW_HOME/logs"/dag_id=*/run_id=e2e_prod_$(printf %02d "$TARGET_RUN")*/task_id=backup_*/map_index=$TARGET_SLOT/ \
     || problems+=("the target task's retry did not log a reattach")
 grep -q "GET .*/jobs/$TARGET_JOB -> .*\[fault: delay\]" "$LOGS/simulator.log" || problems+=("the target's poll was not held")
+# Killed before it deferred: its first try has no trigger log.
+! ls "$AIRFLOW_HOME/logs"/dag_id=*/run_id=e2e_prod_$(printf %02d "$TARGET_RUN")*/task_id=backup_*/map_index=$TARGET_SLOT/attempt=1.log.trigger.* >/dev/null 2>&1 \
+    || problems+=("the target task's first try had deferred before the kill")
 printf '%s\n' "${problems[@]}" | "$PY" -c 'import json, sys, time; print(json.dumps({"at": time.time(), "what": "shell checks", "problems": [l.strip() for l in sys.stdin if l.strip()]}))' >>"$EVENTS"
 say "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$PY" "$HELPER" report "$EVENTS" "$RUNS" "$SIM_BASE" "$SIM_TOKEN"
+"$PY" "$HELPER" report "$EVENTS" "$RUNS" "$SIM_BASE" "$SIM_TOKEN" "$AIRFLOW_HOME/logs"
 say "OK in $((SECONDS - STARTED_AT))s in all (set-up included)"

@@ -7,16 +7,20 @@ backup ended two days ago) and ten jobs per DAG run (``job_of(run, slot)``).
 ``variable-names``: on this deployment's database, the reattach Variable of the longest task
 instance of the DAG: its raw name is refused, the name ``reattach.variable_name`` gives is stored.
 ``executions BASE_URL TOKEN JOB``: the ids of the job's executions, as a JSON list.
-``report EVENTS_FILE RUNS BASE_URL TOKEN``: every check, and the summary; exit 1 when one fails.
+``report EVENTS_FILE RUNS BASE_URL TOKEN LOGS``: every check, and the summary; exit 1 when one fails.
+LOGS is Airflow's task log folder: the task logs tell how often each task instance deferred and
+resumed; the trigger logs (``attempt=N.log.trigger.<triggerer job>.log``) which triggerers ran it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import urllib.request
 from collections import Counter, defaultdict
+from pathlib import Path
 
 SITE = "demo-site"
 GATE_JOB = 34
@@ -68,9 +72,9 @@ def trigger(runs: int) -> None:
 
 def variable_names(runs: int) -> None:
     """The 2.11/3.0-3.2 reattach memory's name against a real PostgreSQL ``variable.key`` column."""
+    from airflow.models.variable import Variable
     from sqlalchemy.exc import DataError
 
-    from airflow.models.variable import Variable
     from airflow_provider_baas.reattach import VARIABLE_PREFIX, variable_name
 
     sys.path.insert(0, os.path.dirname(__file__))
@@ -105,6 +109,10 @@ def _executions(base_url: str, token: str) -> list[dict]:
         return json.load(answer)
 
 
+def job_executions(base_url: str, token: str, job: int) -> list[str]:
+    return sorted(str(e["execution_id"]) for e in _executions(base_url, token) if int(e["job_id"]) == job)
+
+
 def _rows(query: str) -> list[tuple]:
     import psycopg2
 
@@ -113,8 +121,25 @@ def _rows(query: str) -> list[tuple]:
         return cur.fetchall()
 
 
-def report(events_file: str, runs: int, base_url: str, token: str) -> None:
-    events = [json.loads(line) for line in open(events_file, encoding="utf-8") if line.strip()]
+def task_logs(logs: str) -> dict[str, dict]:
+    """Per deferred task instance (its log folder, all tries): how often it deferred, how often it
+    resumed with a trigger's event, and which triggerers (job ids) ran its trigger."""
+    out: dict[str, dict] = defaultdict(lambda: {"deferrals": 0, "resumes": 0, "triggerers": set()})
+    for path in Path(logs).rglob("attempt=*.log*"):
+        ti = out[str(path.parent.relative_to(logs))]
+        if (match := re.search(r"\.trigger\.(\d+)\.log$", path.name)) is not None:
+            ti["triggerers"].add(int(match.group(1)))
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        ti["deferrals"] += text.count('"event":"Pausing task as DEFERRED.')
+        # the provider's own line when a resumed task concludes the wait (execute_complete)
+        ti["resumes"] += len(re.findall(r'"event":"BaaS execution \d+ of job \d+ finished with status', text))
+    return {ti: info for ti, info in out.items() if info["deferrals"] or info["triggerers"]}
+
+
+def report(events_file: str, runs: int, base_url: str, token: str, logs: str) -> None:
+    lines = Path(events_file).read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines if line.strip()]
     started_at = next(e["at"] for e in events if e["what"] == "start")
     ended_at = next(e["at"] for e in reversed(events) if e["what"] == "end")
     before = set(next(e["gate_executions"] for e in events if e["what"] == "start"))
@@ -124,7 +149,9 @@ def report(events_file: str, runs: int, base_url: str, token: str) -> None:
     tis = _rows("select run_id, task_id, map_index, state, try_number, hostname from task_instance")
     xcoms = {
         (r, m): v
-        for r, t, m, v in _rows("select run_id, task_id, map_index, value from xcom where key = 'return_value'")
+        for r, t, m, v in _rows(
+            "select run_id, task_id, map_index, value from xcom where key = 'return_value'"
+        )
     }
     by_job: dict[int, list[str]] = defaultdict(list)
     for e in _executions(base_url, token):
@@ -165,7 +192,31 @@ def report(events_file: str, runs: int, base_url: str, token: str) -> None:
     if len(gate_new) != 1:
         problems.append(f"the 20 gates ran {len(gate_new)} warehouse backups, want exactly 1: {gate_new}")
 
-    retried = sorted((t[0][-len(RUN_ID_PAD) - 2 :][:2], t[1][:24], t[2], t[4]) for t in tis if t[4] > 1)
+    failed_tries = _rows(
+        "select run_id, task_id, map_index, try_number, hostname, state from task_instance_history"
+    )
+    retried = sorted(
+        f"run {r[-len(RUN_ID_PAD) - 2 :][:2]} {t[:16]}... [{m}] try {n} on {h}: {st}"
+        for r, t, m, n, h, st in failed_tries
+    )
+    triggerers = dict(_rows("select id, hostname from job where job_type = 'TriggererJob'"))
+    by_ti = task_logs(logs)
+    fired = Counter(info["resumes"] for info in by_ti.values())
+    moved = Counter(
+        " -> ".join(triggerers.get(j, str(j)) for j in sorted(info["triggerers"]))
+        for info in by_ti.values()
+        if len(info["triggerers"]) > 1
+    )
+    deferred_mapped = sum(1 for ti in by_ti if f"task_id={BACKUP_TASK_ID}/" in ti + "/")
+    if set(fired) != {1} or any(info["deferrals"] != 1 for info in by_ti.values()):
+        problems.append(
+            f"resumes per deferred task instance: {dict(fired)}, deferrals: "
+            f"{dict(Counter(i['deferrals'] for i in by_ti.values()))} (want 1 each)"
+        )
+    if deferred_mapped != runs * SLOTS:
+        problems.append(f"{deferred_mapped} mapped task instances deferred, want {runs * SLOTS}")
+    if not moved:
+        problems.append("no trigger was taken over by the other triggerer")
     for e in events:
         problems.extend(e.get("problems", []))
 
@@ -184,7 +235,13 @@ def report(events_file: str, runs: int, base_url: str, token: str) -> None:
     )
     print(f"e2e-prod: the {runs} gates shared {len(gate_new)} warehouse backup(s): {gate_new}")
     print(f"e2e-prod: duplicate executions: {duplicates}; task instances lost or stuck: {len(not_done)}")
-    print(f"e2e-prod: task instances that needed more than one try (run, task, map index, tries): {retried}")
+    print(
+        f"e2e-prod: deferred task instances: {sum(fired.values())}; resumed with an event (times: TIs): "
+        f"{dict(fired)} (must all be 1); triggers that ran on both triggerers: {dict(moved)}"
+    )
+    print(f"e2e-prod: tries that did not end the task instance ({len(retried)}):")
+    for line in retried:
+        print(f"e2e-prod:   {line}")
     print(f"e2e-prod: wall time: {ended_at - started_at:.0f} s from the first DAG run to the last one's end")
     for e in events:
         if e["what"] not in ("start", "end"):
@@ -204,8 +261,8 @@ if __name__ == "__main__":
     elif command == "variable-names":
         variable_names(int(args[0]))
     elif command == "executions":
-        print(json.dumps(sorted({str(e["execution_id"]) for e in _executions(args[0], args[1]) if int(e["job_id"]) == int(args[2])})))
+        print(json.dumps(job_executions(args[0], args[1], int(args[2]))))
     elif command == "report":
-        report(args[0], int(args[1]), args[2], args[3])
+        report(args[0], int(args[1]), args[2], args[3], args[4])
     else:
         raise SystemExit(f"unknown command {command!r}")
