@@ -66,6 +66,7 @@ start() {
     shift
     setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
     PGID=$!
+    disown "$PGID"  # killed on purpose at times: no "Killed" notices from the shell
     GROUPS_STARTED+=("$PGID")
 }
 

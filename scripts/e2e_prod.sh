@@ -90,6 +90,10 @@ export AIRFLOW__API__WORKERS=2
 # A killed worker's tasks are failed (and retried) 60 s after their last heartbeat; a killed
 # triggerer's triggers move on 15 s after its last one (loaded 2-core machines miss 5 s).
 export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=60
+# Tasks the killed worker had taken from Redis but not started are unacknowledged messages there
+# (acks_late) until Celery's visibility timeout (6 h); the scheduler requeues them after this
+# (default 600 s).
+export AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT=120
 export AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC=2
 export AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD=15
 # Which worker runs a task, which triggerer holds a trigger: each process says its own name.
@@ -157,6 +161,8 @@ event "$survivor_host took over: of the $count triggers, $(moved_to "$survivor_h
 
 wait_for 1500 "all $RUNS DAG runs to end" runs_over
 event end
+requeued="$(grep -c "Task stuck in queued; will try to requeue" "$LOGS/scheduler.log" || true)"
+event "the scheduler had requeued $requeued task(s) stuck in queued (taken by the killed worker, never started)"
 
 problems=()
 [ "$(posted "$TARGET_JOB")" = 1 ] || problems+=("job $TARGET_JOB: $(posted "$TARGET_JOB") execute POSTs")
