@@ -203,7 +203,7 @@ def report(events_file: str, runs: int, base_url: str, token: str, logs: str) ->
     by_ti = task_logs(logs)
     fired = Counter(info["resumes"] for info in by_ti.values())
     moved = Counter(
-        " -> ".join(triggerers.get(j, str(j)) for j in sorted(info["triggerers"]))
+        " and ".join(sorted(triggerers.get(j, str(j)) for j in info["triggerers"]))
         for info in by_ti.values()
         if len(info["triggerers"]) > 1
     )
