@@ -124,7 +124,8 @@ e2e-events: venv
 # A production-shaped deployment (docs/deployment-test.md): throw-away PostgreSQL and Redis (Debian's
 # packages, installed with apt when missing; never the system services), CeleryExecutor with two
 # workers and two triggerers, 20 concurrent DAG runs; a worker and a triggerer are SIGKILLed. Its own
-# environment: the Celery provider and the PostgreSQL drivers (sync and async), pinned in constraints/e2e-prod.txt.
+# environment: the Celery provider and the PostgreSQL drivers (sync and async), pinned in
+# constraints/e2e-prod.txt.
 VENVP := .venv-prod
 
 $(VENVP)/.installed: pyproject.toml constraints/airflow-3.3.txt constraints/e2e-prod.txt
