@@ -112,7 +112,7 @@ demo: venv
 	$(VENV3)/bin/python demo/run_demo.py
 
 clean:
-	rm -rf $(VENV3) $(VENV2) $(VENV30) $(VENV31) $(VENV32) $(VENVF) .pytest_cache .ruff_cache
+	rm -rf $(VENV3) $(VENV2) $(VENV30) $(VENV31) $(VENV32) $(VENVF) $(VENVP) .pytest_cache .ruff_cache
 
 # The connection form in Airflow 3's own UI, in a real browser: Debian's chromium (installed with apt
 # when missing), driven by Playwright from PyPI (its wheel carries the driver; never
@@ -140,6 +140,26 @@ e2e: venv
 .PHONY: e2e-events
 e2e-events: venv
 	scripts/e2e_events.sh
+
+# A production-shaped deployment (docs/deployment-test.md): throw-away PostgreSQL and Redis (Debian's
+# packages, installed with apt when missing; never the system services), CeleryExecutor with two
+# workers and two triggerers, 20 concurrent DAG runs; a worker and a triggerer are SIGKILLed. Its own
+# environment: the Celery provider and the PostgreSQL drivers (sync and async), pinned in
+# constraints/e2e-prod.txt.
+VENVP := .venv-prod
+
+$(VENVP)/.installed: pyproject.toml constraints/airflow-3.3.txt constraints/e2e-prod.txt
+	test -x $(VENVP)/bin/python || $(PYTHON) -m venv $(VENVP)
+	$(VENVP)/bin/pip install -q --upgrade pip $(PIP_QUIET)
+	$(VENVP)/bin/pip install -q -c constraints/airflow-3.3.txt -c constraints/e2e-prod.txt "apache-airflow==$(AIRFLOW3)" -e . apache-airflow-providers-celery psycopg2-binary asyncpg $(PIP_QUIET)
+	$(VENVP)/bin/python -c "import airflow, airflow_provider_baas, airflow.providers.celery, psycopg2, asyncpg; assert airflow.__version__ == '$(AIRFLOW3)'"
+	touch $@
+
+.PHONY: e2e-prod
+e2e-prod: $(VENVP)/.installed
+	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y postgresql redis-server; }
+	scripts/e2e_prod.sh
 
 # Benchmarks (scripts, never timed tests; BENCHMARKS.md): their own environment, with the peers they
 # are compared with (http and dbt-cloud providers) and psutil/py-spy, none of which the package needs.

@@ -56,7 +56,7 @@ before=$(polls)
 wait_for 60 "the triggerer to poll" polled_at_least $((before + 2))
 [ "$(executes)" = 1 ] || { say "expected one execute before the crash, saw $(executes)"; exit 1; }
 say "gate deferred and polled by the triggerer; killing the triggerer (SIGKILL, whole process group)"
-kill -KILL -- "-$TRIGGERER"
+kill_sessions KILL "$TRIGGERER"
 sleep 3
 [ "$(gate_state)" = deferred ] || { say "the gate left 'deferred' without a triggerer: $(gate_state)"; exit 1; }
 at_restart=$(polls)

@@ -83,7 +83,7 @@ say "watching; every backup from execution $FIRST_NEW on must create one DAG run
 
 wait_for 120 "two backups reported" fired_at_least 2
 say "reported so far: $(fired_ids); killing the triggerer (SIGKILL, whole process group)"
-kill -KILL -- "-$TRIGGERER"
+kill_sessions KILL "$TRIGGERER"
 BEFORE_CRASH="$(fired_ids)"
 LAST_SEEN=$(max_id)
 wait_for 60 "a backup that ends while the triggerer is down" ended_after "$LAST_SEEN"

@@ -1,6 +1,7 @@
-# Shared by the deployment tests (scripts/e2e*.sh): process groups, waiting, Airflow's environment.
-# The sourcing script sets E2E_NAME, PY and WORK first; this file creates $LOGS and $WORK/dags and
-# stops every process group started with `start` when the script exits, whatever happens.
+# Shared by the deployment tests (scripts/e2e*.sh): process sessions, waiting, Airflow's environment.
+# The sourcing script sets E2E_NAME, PY and WORK first; this file creates $LOGS and $WORK/dags and,
+# when the script exits, whatever happens, stops every process started with `start` (and whatever
+# those started), checks with ps that none is left, and removes $WORK (E2E_KEEP_WORK=1 keeps it).
 
 LOGS="$WORK/logs"
 mkdir -p "$LOGS" "$WORK/dags"
@@ -8,21 +9,49 @@ GROUPS_STARTED=()
 
 say() { printf '%s: %s\n' "$E2E_NAME" "$*"; }
 
+# session_pids SID...: every process of those sessions. `start` makes each command a session of its
+# own; processes that move to a process group of their own (Airflow's task runners do) stay in it.
+session_pids() { ps -eo pid=,sid= | awk -v want=" $* " 'index(want, " " $2 " ") { print $1 }'; }
+
+# kill_sessions SIGNAL SID...: signal every process of those sessions.
+kill_sessions() {
+    local sig=$1 pids
+    shift
+    pids="$(session_pids "$@")"
+    if [ -n "$pids" ]; then
+        # shellcheck disable=SC2086
+        kill "-$sig" $pids 2>/dev/null || true
+    fi
+}
+
 stop_all() {
     local code=$?
     trap - EXIT INT TERM
-    for pgid in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
-    for _ in $(seq 1 20); do
-        local alive=0
-        for pgid in "${GROUPS_STARTED[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
+    if [ "${#GROUPS_STARTED[@]}" -gt 0 ]; then
+        kill_sessions TERM "${GROUPS_STARTED[@]}"
+        for _ in $(seq 1 20); do
+            [ -z "$(session_pids "${GROUPS_STARTED[@]}")" ] && break
+            sleep 0.5
+        done
+        kill_sessions KILL "${GROUPS_STARTED[@]}"
         sleep 0.5
-    done
-    for pgid in "${GROUPS_STARTED[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
+        local left
+        left="$(session_pids "${GROUPS_STARTED[@]}")"
+        if [ -n "$left" ]; then
+            say "processes left after SIGKILL:"
+            # shellcheck disable=SC2086
+            ps -o pid,sid,args -p $left || true
+            [ "$code" != 0 ] || code=1
+        else
+            say "ps: no process of this run is left (sessions ${GROUPS_STARTED[*]})"
+        fi
+    fi
     if [ "$code" != 0 ]; then
         say "FAILED (exit $code); last lines of each log:"
         for f in "$LOGS"/*.log; do echo "---- $f"; tail -n 25 "$f"; done
-        say "logs kept in $LOGS"
+    fi
+    if [ "${E2E_KEEP_WORK:-0}" = 1 ]; then
+        say "E2E_KEEP_WORK=1: $WORK kept"
     else
         rm -rf "$WORK"
     fi
@@ -30,12 +59,14 @@ stop_all() {
 }
 trap stop_all EXIT INT TERM
 
-# start NAME CMD...: run CMD in a process group of its own, output to $LOGS/NAME.log; sets PGID.
+# start NAME CMD...: run CMD in a session (and process group) of its own, output to $LOGS/NAME.log;
+# sets PGID (the session's id too).
 start() {
     local name=$1
     shift
     setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
     PGID=$!
+    disown "$PGID"  # killed on purpose at times: no "Killed" notices from the shell
     GROUPS_STARTED+=("$PGID")
 }
 
