@@ -96,6 +96,7 @@ class DatabaseCredentials:
     __str__ = __repr__
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refuse to serialise (pickle, copy, Airflow's serde): always raises ``TypeError``."""
         raise TypeError(
             "DatabaseCredentials cannot be serialised (XCom, trigger kwargs, pickle): pass the "
             "teradata connection id and load them where they are used"

@@ -309,7 +309,10 @@ class ObjectType(enum.StrEnum):
 
 
 def object_type_of(value: Any) -> ObjectType | str | None:
-    """A known ``ObjectType``, else the server's word as given (never an error), else ``None``."""
+    """A known ``ObjectType``, else the server's word as given (never an error), else ``None``.
+
+    :param value: the server's type word (any case); ``None`` for a non-string or a blank one.
+    """
     if not isinstance(value, str) or not value.strip():
         return None
     word = value.strip().upper()
@@ -344,6 +347,10 @@ class BackupObject:
 
     @classmethod
     def from_dict(cls, raw: Any) -> BackupObject:
+        """A backup object from the API's JSON (everything it sends kept in ``raw``).
+
+        :param raw: an O3 listing item; it must have a non-empty ``object_name``.
+        """
         raw = _require_object(raw, "a backup object")
         name = raw.get("object_name")
         if not isinstance(name, str) or not name:
@@ -402,6 +409,10 @@ class ObjectsPreparation:
 
     @classmethod
     def from_dict(cls, raw: Any) -> ObjectsPreparation:
+        """A preparation state from the API's JSON (a non-string ``details`` is kept as its ``str``).
+
+        :param raw: O2's answer, a JSON object.
+        """
         raw = _require_object(raw, "an objects preparation status")
         details = raw.get("details")
         return cls(
@@ -447,6 +458,10 @@ class Restore:
 
     @classmethod
     def from_dict(cls, raw: Any) -> Restore:
+        """A restore from the API's JSON: each field from the first of its ``RESTORE_*_KEYS`` present.
+
+        :param raw: an R1 answer or R2 listing item; it must carry one of ``RESTORE_ID_KEYS``.
+        """
         raw = _require_object(raw, "a restore")
         restore_id = id_str(_first(raw, RESTORE_ID_KEYS))
         if restore_id is None:
@@ -497,6 +512,11 @@ class Database:
 
     @classmethod
     def from_dict(cls, raw: Any) -> Database:
+        """A database from the API's JSON.
+
+        :param raw: an R4 listing item: a non-empty string (the name), or an object with one of
+            ``DATABASE_NAME_KEYS``.
+        """
         if isinstance(raw, str) and raw:
             return cls(name=raw, raw={"name": raw})
         raw = _require_object(raw, "a database")

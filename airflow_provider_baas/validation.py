@@ -72,7 +72,10 @@ def validate_job_id(value: Any) -> str:
 
 def validate_restore_name(value: Any) -> str:
     """A restore's name: non-empty, at most ``MAX_RESTORE_NAME_CHARS``, no control characters and
-    no surrounding whitespace (it is the restore's identity when an answer is lost)."""
+    no surrounding whitespace (it is the restore's identity when an answer is lost).
+
+    :param value: the name.
+    """
     if not isinstance(value, str) or not value.strip():
         raise BaasValidationError(f"restore name must be a non-empty string, got {value!r}")
     if value != value.strip():
@@ -87,7 +90,11 @@ def validate_restore_name(value: Any) -> str:
 
 
 def validate_object_name(value: Any, what: str = "object_name") -> str:
-    """A Teradata object name: 1 to 128 characters, no control characters, no ``/`` or ``\\``."""
+    """A Teradata object name: 1 to 128 characters, no control characters, no ``/`` or ``\\``.
+
+    :param value: the name.
+    :param what: where it came from (e.g. ``objects[0].parent_name``), for the error.
+    """
     if not isinstance(value, str) or not value.strip():
         raise BaasValidationError(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > MAX_OBJECT_NAME_CHARS:
@@ -104,7 +111,12 @@ def validate_object_name(value: Any, what: str = "object_name") -> str:
 
 def validate_object_type(value: Any, what: str = "object_type") -> str:
     """An object type word. Types are an open set (the server may list words we do not know, and
-    what it lists must be restorable), so only the word's shape is checked; it is sent upper-case."""
+    what it lists must be restorable), so only the word's shape is checked; it is sent upper-case.
+
+    :param value: the word (surrounding whitespace is dropped).
+    :param what: where it came from (e.g. ``objects[0].object_type``), for the error.
+    :return: the word, stripped and upper-cased.
+    """
     text = str(value).strip() if isinstance(value, str) else ""
     if not _OBJECT_TYPE.fullmatch(text):
         raise BaasValidationError(
@@ -114,7 +126,11 @@ def validate_object_type(value: Any, what: str = "object_type") -> str:
 
 
 def validate_json_value(value: Any, what: str) -> Any:
-    """``value`` if it is plain JSON (no NaN or infinity, string keys), else a clear error."""
+    """``value`` if ``json.dumps`` writes it without NaN or infinity, else a clear error.
+
+    :param value: the value to send in a request body.
+    :param what: its name (e.g. ``settings['x']``), for the error.
+    """
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -130,6 +146,9 @@ def restore_object_entries(objects: Any) -> list[dict[str, Any]]:
     A dict keeps any extra key (the rename key is undocumented), loses ``byte_count`` (a listing
     field, not a restore setting), and gets ``exclude_objects=[]`` and ``include_all=true`` when
     it does not say.
+
+    :param objects: a list (or other non-string iterable) of ``BackupObject``s or dicts shaped like
+        the entries; at least one.
     """
     if isinstance(objects, str | bytes | Mapping | BackupObject) or not isinstance(objects, Iterable):
         raise BaasValidationError(
@@ -188,7 +207,11 @@ def _exclusions(value: Any, where: str) -> list[dict[str, Any]]:
 
 def restore_settings(settings: Any) -> dict[str, Any]:
     """Extra ``job_settings`` keys, merged over the documented defaults: a JSON object whose keys
-    the caller chose (the operator maps friendly names; the hook sends what it is given)."""
+    the caller chose (the operator maps friendly names; the hook sends what it is given).
+
+    :param settings: a mapping of non-empty string keys to JSON values, without ``objects``; ``None``
+        for none.
+    """
     if settings is None:
         return {}
     if not isinstance(settings, Mapping):

@@ -286,13 +286,24 @@ class BaasRestoreMixin:
     # -- public API (async twins)
 
     async def aprepare_objects(self, job_id: Any, execution_id: Any, site_id: str | None = None) -> str:
-        """Async ``prepare_objects``."""
+        """Async ``prepare_objects``.
+
+        :param job_id: the backup job.
+        :param execution_id: the backup execution whose save set is listed.
+        :param site_id: the site (default: the hook's, else the connection's).
+        :return: the preparation id (O1's ``x-resource-id``); ``""`` when the server sent none.
+        """
         return await self._arun(self._plan_prepare_objects(job_id, execution_id, site_id))
 
     async def aget_objects_preparation_status(
         self, preparation_id: str | None = None, site_id: str | None = None
     ) -> ObjectsPreparation:
-        """Async ``get_objects_preparation_status``."""
+        """Async ``get_objects_preparation_status``.
+
+        :param preparation_id: what ``prepare_objects`` returned; sent as query parameter
+            ``resource-id`` and header ``x-resource-id``. ``None``: the site's current preparation.
+        :param site_id: the site (default: the hook's, else the connection's).
+        """
         return await self._arun(self._plan_preparation_status(preparation_id, site_id))
 
     async def alist_backup_objects(
@@ -305,7 +316,16 @@ class BaasRestoreMixin:
         timeout: float = DEFAULT_PREPARATION_TIMEOUT,
         poll_interval: float = DEFAULT_PREPARATION_POLL_INTERVAL,
     ) -> list[BackupObject]:
-        """Async ``list_backup_objects``."""
+        """Async ``list_backup_objects``.
+
+        :param job_id: the backup job.
+        :param execution_id: the backup execution.
+        :param site_id: the site (default: the hook's, else the connection's).
+        :param prepare: False to list without preparing (the objects were prepared before).
+        :param timeout: seconds to wait for the preparation; past it, ``BaasWaitTimeout``.
+        :param poll_interval: seconds between two preparation status calls.
+        :raises BaasObjectsPreparationFailed: the preparation ended in a failure status.
+        """
         return await self._arun(
             self._plan_list_backup_objects(job_id, execution_id, site_id, prepare, timeout, poll_interval)
         )
@@ -322,7 +342,20 @@ class BaasRestoreMixin:
         credentials: DatabaseCredentials,
         site_id: str | None = None,
     ) -> str:
-        """Async ``create_restore`` (at most once, like it)."""
+        """Async ``create_restore`` (at most once, like it).
+
+        :param job_id: the backup job.
+        :param execution_id: the backup execution to restore from.
+        :param name: the restore's name: its identity, unique per caller (at most 128 characters).
+        :param objects: what to restore: ``BackupObject``s (from ``list_backup_objects``) or dicts
+            shaped like the body's ``job_settings.objects[]`` entries.
+        :param target_site: where to restore (default: the source site).
+        :param settings: more ``job_settings`` keys, merged over the documented flags (sent as given).
+        :param credentials: the database user sent as ``x-auth-credentials`` (see
+            ``aget_database_credentials``).
+        :param site_id: the source site (default: the hook's, else the connection's).
+        :raises BaasRestorePermissionDenied: the API answered 403.
+        """
         return await self._arun(
             self._plan_create_restore(
                 job_id, execution_id, name, objects, target_site, settings, credentials, site_id
@@ -332,15 +365,29 @@ class BaasRestoreMixin:
     async def aget_restore(
         self, job_id: Any, execution_id: Any, restore_id: Any, site_id: str | None = None
     ) -> Restore:
-        """Async ``get_restore``."""
+        """Async ``get_restore``.
+
+        :param job_id: the backup job.
+        :param execution_id: the backup execution restored.
+        :param restore_id: the restore (what ``create_restore`` returned).
+        :param site_id: the site (default: the hook's, else the connection's).
+        """
         return await self._arun(self._plan_get_restore(job_id, execution_id, restore_id, site_id))
 
     async def alist_restores(self, site_id: str | None = None) -> list[Restore]:
-        """Async ``list_restores``."""
+        """Async ``list_restores``.
+
+        :param site_id: the site (default: the hook's, else the connection's).
+        """
         return await self._arun(self._plan_list_restores(site_id))
 
     async def afind_restore_by_name(self, name: str, site_id: str | None = None) -> Restore | None:
-        """Async ``find_restore_by_name``."""
+        """Async ``find_restore_by_name``.
+
+        :param name: the name given at creation.
+        :param site_id: the site (default: the hook's, else the connection's).
+        :raises BaasLookupError: several restores have that name.
+        """
         return await self._arun(self._plan_find_restore_by_name(name, site_id))
 
     async def acheck_restore_permissions(
@@ -353,7 +400,17 @@ class BaasRestoreMixin:
         credentials: DatabaseCredentials,
         site_id: str | None = None,
     ) -> dict[str, Any]:
-        """Async ``check_restore_permissions``."""
+        """Async ``check_restore_permissions``.
+
+        :param job_id: the backup job.
+        :param execution_id: the backup execution.
+        :param objects: as for ``create_restore``.
+        :param target_site: where to restore (default: the source site).
+        :param credentials: the database user sent as ``x-auth-credentials``.
+        :param site_id: the source site (default: the hook's, else the connection's).
+        :return: the server's answer (a JSON object; ``{}`` for an empty body).
+        :raises BaasRestorePermissionDenied: a 403, or an answer whose permission flag is false.
+        """
         return await self._arun(
             self._plan_check_restore_permissions(
                 job_id, execution_id, objects, target_site, credentials, site_id
@@ -361,7 +418,10 @@ class BaasRestoreMixin:
         )
 
     async def alist_databases(self, site_id: str | None = None) -> list[Database]:
-        """Async ``list_databases``."""
+        """Async ``list_databases``.
+
+        :param site_id: the site (default: the hook's, else the connection's).
+        """
         return await self._arun(self._plan_list_databases(site_id))
 
     # -- request plans: objects

@@ -56,7 +56,10 @@ class RequestSpec:
     headers: Sealed[dict[str, str]] | None = None
 
     def all_headers(self, auth: AuthHeaders) -> dict[str, str]:
-        """The headers to send; call it inline in the library call (no frame of ours keeps them)."""
+        """The headers to send; call it inline in the library call (no frame of ours keeps them).
+
+        :param auth: the hook's sealed auth headers; this request's own ``headers`` override them.
+        """
         extra = self.headers.reveal() if self.headers is not None else {}
         return {"Accept": "application/json", **auth.reveal(), **extra}
 

@@ -108,7 +108,14 @@ def use_teradata_connection(
     password: str | None = None,
 ) -> str:
     """Define the ``teradata`` connection ``conn_id`` with the database user ``sim`` accepts (or
-    ``login``/``password``, e.g. wrong ones) through ``monkeypatch``. Returns ``conn_id``."""
+    ``login``/``password``, e.g. wrong ones) through ``monkeypatch``. Returns ``conn_id``.
+
+    :param sim: the simulator whose database user the connection holds.
+    :param monkeypatch: sets ``AIRFLOW_CONN_<CONN_ID>`` for this test only.
+    :param conn_id: the connection id.
+    :param login: the database user to store instead of the simulator's (None: the simulator's).
+    :param password: the password to store instead of the simulator's (None: the simulator's).
+    """
     name, value = sim.teradata_conn_env(conn_id, login=login, password=password)
     monkeypatch.setenv(name, value)
     return conn_id

@@ -397,7 +397,12 @@ class BaasSimulator:
         self, conn_id: str = "teradata_default", *, login: str | None = None, password: str | None = None
     ) -> tuple[str, str]:
         """``("AIRFLOW_CONN_TERADATA_DEFAULT", <json>)``: a ``teradata`` connection holding the
-        database user this simulator accepts for restores (or the ``login``/``password`` given)."""
+        database user this simulator accepts for restores (or the ``login``/``password`` given).
+
+        :param conn_id: the connection id; the variable's name is ``AIRFLOW_CONN_`` + its upper case.
+        :param login: the database user to store (None: the one this simulator accepts).
+        :param password: the password to store (None: the one this simulator accepts).
+        """
         good_login, good_password = self.database_credentials
         conn = {
             "conn_type": "teradata",
@@ -539,24 +544,38 @@ class BaasSimulator:
 
     def set_backup_objects(self, execution_id: str | int, objects: Iterable[Mapping[str, Any]]) -> None:
         """What execution ``execution_id`` holds (O3 items: ``object_name`` and ``object_type``
-        required, ``parent_name``, ``parent_type``, ``byte_count`` and any other key optional)."""
+        required, ``parent_name``, ``parent_type``, ``byte_count`` and any other key optional).
+
+        :param execution_id: an existing execution (``KeyError`` otherwise).
+        :param objects: the O3 items, replacing the job's ``objects`` or the generated ones.
+        """
         with self.state.lock:
             if str(execution_id) not in self.state.by_id:
                 raise KeyError(f"execution {execution_id} not found")
             self.restore_book.objects[str(execution_id)] = objects_of(objects)
 
     def backup_objects(self, execution_id: str | int) -> list[dict[str, Any]]:
-        """What execution ``execution_id`` holds, as O3 lists it once prepared."""
+        """What execution ``execution_id`` holds, as O3 lists it once prepared.
+
+        :param execution_id: an existing execution (``KeyError`` otherwise).
+        """
         with self.state.lock:
             return [dict(o) for o in self.restore_book.backup_objects(self.state.by_id[str(execution_id)])]
 
     def fail_preparations(self, details: str | None = "Preparing the objects failed.") -> None:
-        """Make every later objects preparation end FAILED with ``details`` (None: they succeed again)."""
+        """Make every later objects preparation end FAILED with ``details`` (None: they succeed again).
+
+        :param details: the failure's ``details`` in O2's answer; None to stop failing.
+        """
         with self.state.lock:
             self.restore_book.preparation_failure = details
 
     def set_database_credentials(self, login: str, password: str) -> None:
-        """The database user R3 and R6 accept in ``x-auth-credentials``."""
+        """The database user R3 and R6 accept in ``x-auth-credentials``.
+
+        :param login: the database user.
+        :param password: its password.
+        """
         with self.state.lock:
             self.restore_book.db_login, self.restore_book.db_password = login, password
 
@@ -566,7 +585,13 @@ class BaasSimulator:
         return self.restore_book.db_login, self.restore_book.db_password
 
     def deny_restores(self, *, user: str | None = None, target_site: str | None = None) -> None:
-        """Make R3 and R6 answer 403 for a database user, or for restores to a target site."""
+        """Make R3 and R6 answer 403 for a database user, or for restores to a target site.
+
+        Each call adds to the denials; none is lifted.
+
+        :param user: a database user (login) to deny (None: no new user denial).
+        :param target_site: a target site to deny restores to (None: no new site denial).
+        """
         with self.state.lock:
             if user is not None:
                 self.restore_book.denied_users.add(user)
@@ -574,7 +599,11 @@ class BaasSimulator:
                 self.restore_book.denied_sites.add(target_site)
 
     def set_restore_outcome(self, outcomes: Outcome | str | Mapping[str, Any] | Iterable[Any]) -> None:
-        """Outcomes of the next restores (a sequence: 1st, 2nd, ...; the last repeats)."""
+        """Outcomes of the next restores (a sequence: 1st, 2nd, ...; the last repeats).
+
+        :param outcomes: one outcome or a non-empty sequence of them; each an ``Outcome``, a status
+            word or a dict of ``Outcome`` fields. Counted from the next restore created.
+        """
         if isinstance(outcomes, str | Outcome | Mapping):
             outcomes = [outcomes]
         parsed = [Outcome.parse(o) for o in outcomes]
@@ -585,7 +614,10 @@ class BaasSimulator:
             self.restore_book.started = 0
 
     def restores(self, site_id: str | None = None) -> list[dict[str, Any]]:
-        """Every restore created through R6 (oldest first; ``site_id=None``: every site), as R1 shows it."""
+        """Every restore created through R6 (oldest first; ``site_id=None``: every site), as R1 shows it.
+
+        :param site_id: only restores of this source site; None: every site.
+        """
         with self.state.lock:
             now = self.clock.now()
             return [
@@ -593,7 +625,10 @@ class BaasSimulator:
             ]
 
     def restore(self, restore_id: str | int) -> dict[str, Any]:
-        """One restore (any site) by id, as R1 shows it."""
+        """One restore (any site) by id, as R1 shows it.
+
+        :param restore_id: the restore's id (``KeyError`` when there is none).
+        """
         with self.state.lock:
             found: SimRestore | None = next(
                 (r for r in self.restore_book.restores if str(r.id) == str(restore_id)), None
