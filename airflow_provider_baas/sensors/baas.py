@@ -241,29 +241,17 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
             self._memory = (ledger, now)
 
     def _first_look(self, job_id: str, site: str, asked: str | None) -> Any:
-        """What the first poke of a task instance waits for: the execution asked for (its first
-        poll reads the listing, which holds the job's history), else the job's newest execution,
-        from the listing, with the job's usual duration from the same rows."""
+        """What the first poke of a task instance waits for: the execution asked for, else the job's
+        latest. Its first poll reads the listing, which holds the job's history too."""
         from airflow_provider_baas.reattach import WatchMemory
 
-        if asked is not None:
-            return WatchMemory(asked, time.time())
-        executions = self.hook.list_job_executions(job_id, site)
-        execution_id = self._latest_execution(job_id, site, executions)
-        own = next(e for e in executions if e.execution_id == execution_id)
-        others = [e for e in executions if e.execution_id != execution_id]
-        expected = ExpectedDuration.from_history(others, self.status_policy, own.run_type)
-        return WatchMemory(
-            execution_id,
-            time.time(),
-            expected=expected.typical if expected else None,
-            spread=expected.spread if expected else 0.0,
-            history_read=True,
-        )
+        return WatchMemory(asked or self._latest_execution(job_id, site), time.time())
 
-    @staticmethod
-    def _latest_execution(job_id: str, site: str, executions: list[Execution]) -> str:
-        # From the listing, not the summary: an API may show only finished executions there.
+    def _latest_execution(self, job_id: str, site: str) -> str:
+        job = self.hook.get_job(job_id, site)
+        if job.last_execution is not None and job.last_execution.execution_id:
+            return job.last_execution.execution_id
+        executions = self.hook.list_job_executions(job_id, site)
         dated = [e for e in executions if e.start_time is not None]
         if not dated:
             raise BaasLookupError(f"BaaS job {job_id} on site {site} has no execution to wait for")
