@@ -413,6 +413,11 @@ class ExecutionWatch:
         wait = self.polling.next_wait(self._schedule_elapsed(), self.expected_duration)
         return self._wait_or_timeout(wait, execution)
 
+    @property
+    def wants_history(self) -> bool:
+        """Whether a poll's listing should be searched for the job's history (once per watch)."""
+        return not self.history_read and self.expected_duration is None
+
     def learn_history(self, listed: Sequence[Execution]) -> None:
         """Take the job's usual duration from executions a poll listed anyway, if none is known.
 

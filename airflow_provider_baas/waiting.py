@@ -119,7 +119,8 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
             )
         return decision
     watch.lookup.learn(polled.summary_answered)
-    watch.learn_history(polled.listed)
+    if polled.rows and watch.wants_history:
+        watch.learn_history(polled.listed)
     return watch.observe(polled.execution)
 
 

@@ -97,14 +97,25 @@ class Polled(NamedTuple):
     """One poll's answer: the execution, and what the poll learned about the job summary.
 
     ``summary_answered``: True when the summary named the execution, False when it was read and
-    did not (so the listing was read too), None when only the listing was read. ``listed``: the
-    executions the listing returned up to the page that holds ours (empty when it was not read),
-    the job's history at no extra cost.
+    did not (so the listing was read too), None when only the listing was read. ``rows``: the
+    listing's raw rows up to the page that holds ours (empty when it was not read): the job's
+    history at no extra request, parsed only when asked for (``listed``).
     """
 
     execution: Execution
     summary_answered: bool | None
-    listed: tuple[Execution, ...] = ()
+    rows: tuple[Any, ...] = ()
+
+    @property
+    def listed(self) -> list[Execution]:
+        """The rows as executions; rows that are not one are left out (they only inform the schedule)."""
+        parsed = []
+        for row in self.rows:
+            try:
+                parsed.append(Execution.from_dict(row))
+            except (TypeError, ValueError):
+                continue
+        return parsed
 
 
 # Parsed connections shared per event loop (see BaasHook.aconfig), at most this many per loop.
@@ -478,13 +489,6 @@ class BaasHook(BaseHook):
         ]
 
     def _plan_get_execution(self, job_id: Any, execution_id: Any, site_id: str | None) -> Plan[Execution]:
-        execution, _listed = yield from self._plan_find_execution(job_id, execution_id, site_id)
-        return execution
-
-    def _plan_find_execution(
-        self, job_id: Any, execution_id: Any, site_id: str | None
-    ) -> Plan[tuple[Execution, list[Execution]]]:
-        """The execution from the job's listing, read up to the page that holds it, and those rows."""
         wanted = validate_path_id(execution_id, "execution_id")
         job = validate_job_id(job_id)
 
@@ -494,13 +498,35 @@ class BaasHook(BaseHook):
         executions = yield from self._plan_list_executions(job, site_id, stop=found)
         for execution in executions:
             if execution.execution_id == wanted:
-                return execution, executions
+                return execution
         raise BaasExecutionNotFound(
             404,
             "GET",
             f"{self._site_path(site_id)}/jobs/{job}/executions",
             f"execution {wanted} not found among the {len(executions)} executions of job {job}",
         )
+
+    def _plan_poll_listing(self, job: str, wanted: str, site_id: str | None) -> Plan[tuple[Execution, tuple]]:
+        """The execution from the job's listing, read up to the page that holds it, and the raw rows.
+
+        Only the execution's own row is parsed: a poll on a page of 100 executions would otherwise
+        spend more on building records nobody reads than on the request itself.
+        """
+        path = f"{self._site_path(site_id)}/jobs/{job}/executions"
+
+        def ours(row: Any) -> bool:
+            return isinstance(row, dict) and str(row.get("execution_id")) == wanted
+
+        rows = yield from self._plan_paged(path, {}, lambda page: any(ours(r) for r in page))
+        row = next((r for r in rows if ours(r)), None)
+        if row is None:
+            raise BaasExecutionNotFound(
+                404,
+                "GET",
+                path,
+                f"execution {wanted} not found among the {len(rows)} executions of job {job}",
+            )
+        return _parse(RequestSpec("GET", path), Response(200, {}, ""), Execution.from_dict, row), tuple(rows)
 
     def _plan_poll_execution(
         self,
@@ -523,8 +549,8 @@ class BaasHook(BaseHook):
         if lookup not in tuple(Lookup):
             raise BaasValidationError(f"lookup must be one of {[str(k) for k in Lookup]}, got {lookup!r}")
         if lookup == Lookup.LISTING:
-            execution, listed = yield from self._plan_find_execution(job, wanted, site_id)
-            return Polled(execution, None, tuple(listed))
+            execution, rows = yield from self._plan_poll_listing(job, wanted, site_id)
+            return Polled(execution, None, rows)
         spec = RequestSpec("GET", f"{self._site_path(site_id)}/jobs/{job}")
         response = yield spec
         summary = _parse(
@@ -532,8 +558,8 @@ class BaasHook(BaseHook):
         )
         if is_running is not None and summary is not None and is_running(summary.status):
             return Polled(summary, True)
-        execution, listed = yield from self._plan_find_execution(job, wanted, site_id)
-        return Polled(execution, summary is not None, tuple(listed))
+        execution, rows = yield from self._plan_poll_listing(job, wanted, site_id)
+        return Polled(execution, summary is not None, rows)
 
     def _plan_find_job_by_name(self, name: str, site_id: str | None) -> Plan[Job]:
         if not isinstance(name, str) or not name.strip():

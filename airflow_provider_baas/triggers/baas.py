@@ -288,7 +288,8 @@ class BaasExecutionTrigger(BaasWaitTrigger):
 
     def _judge(self, watch: ExecutionWatch, result: Any) -> Decision:
         watch.lookup.learn(result.summary_answered)
-        watch.learn_history(result.listed)
+        if result.rows and watch.wants_history:
+            watch.learn_history(result.listed)
         return watch.observe(result.execution)
 
     def _event(self, decision: Decision, watch: ExecutionWatch) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def test_summary_naming_the_running_execution_is_one_request(requests_mock: Any,
     requests_mock.get(job_url(), json=summary_of(200, "RUNNING"))
     polled = hook.poll_execution_by(34, "200", is_running=running)
     assert (polled.execution.execution_id, polled.execution.status) == ("200", "RUNNING")
-    assert polled.summary_answered is True and polled.listed == ()
+    assert polled.summary_answered is True and polled.rows == ()
     assert [path(r) for r in requests_mock.request_history] == ["/data-protection/v2/sites/s1/jobs/34"]
 
 
