@@ -178,7 +178,10 @@ class ExpectedDuration:
 
 
 def as_expected(value: ExpectedDuration | float | None) -> ExpectedDuration | None:
-    """An ``ExpectedDuration`` from what a caller or trigger kwargs hold (a bare number: no spread)."""
+    """An ``ExpectedDuration`` from what a caller or trigger kwargs hold (a bare number: no spread).
+
+    :param value: an ``ExpectedDuration``, seconds (0 or less: unknown), or None.
+    """
     if value is None or isinstance(value, ExpectedDuration):
         return value
     return ExpectedDuration(float(value)) if value > 0 else None
