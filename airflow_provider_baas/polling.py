@@ -441,6 +441,17 @@ class ExecutionWatch:
             return self.elapsed()
         return max(0.0, self.clock() - self.execution_started)
 
+    def observe_poll(self, polled: Any) -> Decision:
+        """Judge one poll's answer and learn from it: which lookup answers, and (once) the job's
+        usual duration from the listing rows the poll read anyway.
+
+        :param polled: the hook's ``Polled`` (execution, summary_answered, rows, listed).
+        """
+        self.lookup.learn(polled.summary_answered)
+        if polled.rows and self.wants_history:
+            self.learn_history(polled.listed)
+        return self.observe(polled.execution)
+
     def observe_error(self, exc: BaseException) -> Decision:
         """Judge a failed poll: transient errors are retried within the budget, others end the wait."""
         now = self.clock()

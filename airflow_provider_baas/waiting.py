@@ -118,10 +118,7 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
                 "Poll of %s failed (%s); retrying in %s", watch.subject, exc, format_duration(decision.wait)
             )
         return decision
-    watch.lookup.learn(polled.summary_answered)
-    if polled.rows and watch.wants_history:
-        watch.learn_history(polled.listed)
-    return watch.observe(polled.execution)
+    return watch.observe_poll(polled)
 
 
 def wait_blocking(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any) -> Decision:

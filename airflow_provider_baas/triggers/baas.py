@@ -287,10 +287,7 @@ class BaasExecutionTrigger(BaasWaitTrigger):
         )
 
     def _judge(self, watch: ExecutionWatch, result: Any) -> Decision:
-        watch.lookup.learn(result.summary_answered)
-        if result.rows and watch.wants_history:
-            watch.learn_history(result.listed)
-        return watch.observe(result.execution)
+        return watch.observe_poll(result)
 
     def _event(self, decision: Decision, watch: ExecutionWatch) -> dict[str, Any]:
         return {

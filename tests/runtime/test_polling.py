@@ -653,3 +653,25 @@ def test_a_watch_learns_the_history_once_from_a_listing_it_read() -> None:
     short.learn_history(rows[:2])  # too few runs: none, and not looked for again
     short.learn_history(rows)
     assert short.expected_duration is None and short.history_read
+
+
+def test_observe_poll_learns_the_lookup_and_the_history_then_judges() -> None:
+    from airflow_provider_baas.hooks.baas import Polled
+
+    history_rows = tuple(
+        {
+            "execution_id": str(i),
+            "status": "SUCCESSFUL",
+            "start_time": f"2026-01-0{i}T00:00:00Z",
+            "end_time": f"2026-01-0{i}T01:00:00Z",
+        }
+        for i in range(1, 4)
+    )
+    running = listed("9", None, status="RUNNING")
+    watch = ExecutionWatch(job_id="34", execution_id="9")
+    decision = watch.observe_poll(Polled(running, False, ({"execution_id": "9"}, *history_rows)))
+    assert decision.state == WAIT
+    assert watch.lookup.next() is Lookup.LISTING  # the summary did not name it
+    assert watch.expected_duration == ExpectedDuration(3600.0, 0.0)
+    finished = listed("9", 60)
+    assert watch.observe_poll(Polled(finished, None)).state == SUCCESS
