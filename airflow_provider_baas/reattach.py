@@ -130,7 +130,7 @@ class ExecutionLedger:
                 None if watch.get("expected") is None else float(watch["expected"]),
                 float(watch.get("spread") or 0.0),
                 bool(watch.get("history_read")),
-                str(watch.get("lookup") or "summary"),
+                watch.get("lookup") if watch.get("lookup") in ("summary", "listing") else "summary",
             )
         except (KeyError, TypeError, ValueError):
             return None
