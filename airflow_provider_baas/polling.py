@@ -136,10 +136,12 @@ class ExpectedDuration:
 
     @property
     def earliest(self) -> float:
+        """Seconds from the start to the shortest usual end (never negative)."""
         return max(0.0, self.typical - self.spread)
 
     @property
     def latest(self) -> float:
+        """Seconds from the start to the longest usual end."""
         return self.typical + self.spread
 
     @classmethod
