@@ -254,10 +254,21 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         return WatchMemory(asked or self._latest_execution(job_id, site), time.time())
 
     def _latest_execution(self, job_id: str, site: str) -> str:
+        """The job's newest execution: the one still running or queued, if any, else the newest
+        that ended.
+
+        The listing decides first: a job summary may show only finished executions (the API
+        document's sample does), and waiting for the last finished run while a newer one runs
+        would pass on the wrong execution.
+        """
+        from airflow_provider_baas.freshness import running_execution
+
+        executions = self.hook.list_job_executions(job_id, site)
+        if (running := running_execution(executions, self.status_policy)) is not None:
+            return running.execution_id
         job = self.hook.get_job(job_id, site)
         if job.last_execution is not None and job.last_execution.execution_id:
             return job.last_execution.execution_id
-        executions = self.hook.list_job_executions(job_id, site)
         dated = [e for e in executions if e.start_time is not None]
         if not dated:
             raise BaasLookupError(f"BaaS job {job_id} on site {site} has no execution to wait for")

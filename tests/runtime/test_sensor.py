@@ -96,7 +96,7 @@ def test_construction_sends_nothing(sim: BaasSimulator) -> None:
 # Poke mode
 
 
-@pytest.mark.sim(time_scale=36000)  # job 34 takes 0.2 s
+@pytest.mark.sim(time_scale=3600)  # job 34 takes 2 s: the first poke sees it running, even on a busy machine
 def test_poke_mode_returns_the_record(sim: BaasSimulator) -> None:
     execution_id = sim.start_execution(34)
     s = sensor(execution_id=execution_id)
@@ -368,3 +368,20 @@ def test_reschedule_spends_one_error_budget(sim: BaasSimulator) -> None:
 def test_poke_interval_zero_is_refused_at_construction() -> None:
     with pytest.raises(BaasValidationError, match="poke_interval"):
         sensor(poke_interval=0)
+
+
+@pytest.mark.sim(time_scale=0)
+def test_default_execution_is_the_running_one_when_the_summary_shows_only_finished(
+    sim: BaasSimulator,
+) -> None:
+    from airflow_provider_baas.hooks.baas import BaasHook
+
+    sim.summary_details = "finished"
+    finished = sim.executions(34)[0]["execution_id"]  # yesterday's run, SUCCESSFUL
+    running = sim.start_execution(34)
+    assert BaasHook().get_job(34).last_execution.execution_id == finished
+    s = sensor()  # no execution_id
+    assert not s.poke(make_context())  # waits for today's run, not yesterday's success
+    sim.advance(7300)
+    result = s.poke(make_context())
+    assert result.xcom_value["execution_id"] == running
