@@ -86,18 +86,30 @@ def running_test(policy: StatusPolicy) -> Any:
     return lambda status: policy.classify(status) is Outcome.RUNNING
 
 
-def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any = None) -> Decision:
+def poll_once(
+    hook: BaasHook,
+    watch: ExecutionWatch,
+    site_id: str | None,
+    log: Any = None,
+    read: Callable[[], Any] | None = None,
+) -> Decision:
     """One blocking poll judged by the watch (transient errors come back as a WAIT decision).
 
     A failed poll the wait rides out is logged to ``log`` (as the trigger does), so the task log
     says why the wait goes on.
+
+    :param read: what one poll reads (default: the watch's execution); a restore wait reads R1.
     """
     if (timed_out := watch.check_deadline()) is not None:
         return timed_out
     hook.retry_deadline = watch.deadline
     try:
-        execution = hook.poll_execution(
-            watch.job_id, watch.execution_id, site_id, is_running=running_test(watch.status_policy)
+        execution = (
+            read()
+            if read is not None
+            else hook.poll_execution(
+                watch.job_id, watch.execution_id, site_id, is_running=running_test(watch.status_policy)
+            )
         )
     except Exception as exc:
         decision = watch.observe_error(exc)
@@ -109,10 +121,19 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
     return watch.observe(execution)
 
 
-def wait_blocking(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any) -> Decision:
-    """Poll until the watch reaches a final decision, sleeping as the polling policy says."""
+def wait_blocking(
+    hook: BaasHook,
+    watch: ExecutionWatch,
+    site_id: str | None,
+    log: Any,
+    read: Callable[[], Any] | None = None,
+) -> Decision:
+    """Poll until the watch reaches a final decision, sleeping as the polling policy says.
+
+    :param read: what one poll reads (see ``poll_once``).
+    """
     while True:
-        decision = poll_once(hook, watch, site_id, log)
+        decision = poll_once(hook, watch, site_id, log, read)
         if decision.final:
             return decision
         log_wait(log, decision)
@@ -195,16 +216,19 @@ def conclude(
     deadline_kind: str,
     log: Any,
     on_timeout: Callable[[str], None] | None = None,
+    no_cancel: str | None = None,
 ) -> dict[str, Any]:
     """The end of every wait, blocking or resumed: the final record on success, else the exception
-    that tells the DAG author why. ``on_timeout`` (a sensor's) handles the wait's own timeout."""
+    that tells the DAG author why. ``on_timeout`` (a sensor's) handles the wait's own timeout;
+    ``no_cancel`` replaces the execution's "goes on on the server" line (a restore's)."""
     if decision.state == SUCCESS:
         log.info("%s", decision.message)
         return dict(decision.execution or {})
     if decision.state == FAILED:
         raise BaasExecutionFailed(decision.message)
     if decision.state == TIMEOUT:
-        log.error("%s %s", decision.message, NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
+        no_cancel = no_cancel or NO_CANCEL.format(execution_id=execution_id, job_id=job_id)
+        log.error("%s %s", decision.message, no_cancel)
         if deadline_kind == DeadlineKind.EXECUTION_TIMEOUT:
             raise AirflowTaskTimeout(f"execution_timeout reached: {decision.message}")
         if on_timeout is not None:
