@@ -85,6 +85,11 @@ def check_identifier(value: Any, what: str) -> str:
             f"{what} {value[:40]!r}... is {len(value)} characters; "
             f"Teradata names have at most {MAX_IDENTIFIER}"
         )
+    return check_characters(value, what)
+
+
+def check_characters(value: str, what: str) -> str:
+    """No control characters and no path separators (names end up in URLs, logs and SQL)."""
     if any(unicodedata.category(c) == "Cc" for c in value):
         raise BaasValidationError(f"{what} {value!r} contains a control character")
     if "/" in value or "\\" in value:
@@ -171,6 +176,7 @@ def _parse_one(item: Any, where: str) -> ObjectSpec:
 
 def _parse_name(text: str, where: str) -> ObjectSpec:
     """``SALES`` (a database or user) or ``HR.EMPLOYEES`` (an object inside HR)."""
+    check_characters(text, where)
     parts = text.split(".")
     if len(parts) > 2:
         raise BaasValidationError(f"{where} {text!r}: write a database as NAME and a table as DATABASE.TABLE")

@@ -389,9 +389,9 @@ class BaasRestoreOperator(BaseOperator):
         )
 
     def _credentials(self) -> Any:
-        from airflow_provider_baas.credentials import DatabaseCredentials
+        from airflow_provider_baas.credentials import database_credentials
 
-        return DatabaseCredentials.from_connection(self.teradata_conn_id)
+        return database_credentials(self.teradata_conn_id)
 
     def _base_name(self, context: Any) -> str:
         if self.restore_name:
