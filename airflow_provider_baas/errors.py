@@ -99,6 +99,50 @@ class BaasExecuteOutcomeUnknown(BaasError):
         )
 
 
+class BaasRestoreOutcomeUnknown(BaasExecuteOutcomeUnknown):
+    """The create-restore request may or may not have started a restore, and no restore of that
+    name proves either. Raised instead of re-sending the request: a second POST could start a
+    second restore over the same database objects.
+
+    :param name: the restore's name (its identity: unique per caller).
+    :param site_id: the site the request went to.
+    :param reason: what was lost and what the lookup found.
+    """
+
+    def __init__(self, name: str, site_id: str, reason: str) -> None:
+        self.name = name
+        BaasError.__init__(
+            self,
+            f"Outcome of creating BaaS restore {name!r} on site {site_id} is unknown: {reason}. "
+            "The request may have started a restore, so it was NOT re-sent. Check the site's restores "
+            "in the BaaS console before running it again.",
+        )
+        self.job_id, self.site_id, self.reason = "", site_id, reason
+
+
+class BaasObjectsPreparationFailed(BaasError):
+    """Preparing a backup execution's object list (O1/O2) ended in a failure status.
+
+    :param preparation_id: the id the prepare call returned (``""`` when the server gave none).
+    :param status: the final status word.
+    :param details: the server's ``details``.
+    """
+
+    def __init__(self, preparation_id: str, status: str, details: str | None) -> None:
+        self.preparation_id, self.status, self.details = preparation_id, status, details
+        super().__init__(
+            f"Preparing the objects of a backup (preparation {preparation_id or '(no id)'}) ended with "
+            f"status {status}: {truncate(details or '(no details)')}"
+        )
+
+
+class BaasRestorePermissionDenied(BaasAuthError):
+    """The API refused a restore: HTTP 403 on a restore call, or a permission check that said no.
+
+    Carries the status, method, path and the server's own message, like every ``BaasApiError``.
+    """
+
+
 def truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """Keep error messages readable when a server answers with a whole HTML page."""
     text = " ".join(str(text).split())

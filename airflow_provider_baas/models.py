@@ -1,4 +1,4 @@
-"""Typed views of the API's jobs and executions.
+"""Typed views of the API's jobs, executions, backed-up objects and restores.
 
 The API's payloads are only loosely documented (mixed key styles, ``"start_time": "string"`` in
 samples, ids that are integers in one place and strings in another), so every parser here is
@@ -7,7 +7,8 @@ tolerant: unknown keys are kept in ``raw``, odd timestamps become ``None``, ids 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -257,3 +258,215 @@ def executions_a_request_may_have_started(
         return execution.start_time >= since
 
     return [e for e in executions if may_be_ours(e)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Objects of a backup (O1-O3) and restores (R1-R6): see docs/restores.md for what is inferred.
+
+
+class ObjectType(enum.StrEnum):
+    """Object type words: ``DATABASE`` is the one the API documents; ``USER`` because a Teradata
+    user is a database with a login (``DBC`` itself is one); ``TABLE`` for what a database holds.
+    Any other word the server sends is kept as a plain string (see ``object_type_of``)."""
+
+    DATABASE = "DATABASE"
+    USER = "USER"
+    TABLE = "TABLE"
+
+
+def object_type_of(value: Any) -> ObjectType | str | None:
+    """A known ``ObjectType``, else the server's word as given (never an error), else ``None``."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    word = value.strip().upper()
+    return ObjectType(word) if word in ObjectType.__members__ else value.strip()
+
+
+def _first(raw: Mapping[str, Any], keys: Iterable[str]) -> Any:
+    """The value of the first key present with a non-null value (for undocumented spellings)."""
+    for key in keys:
+        if raw.get(key) is not None:
+            return raw[key]
+    return None
+
+
+@dataclass(frozen=True)
+class BackupObject:
+    """One object in a backup execution's save set (an O3 listing item).
+
+    :param object_name: e.g. ``ADW``.
+    :param object_type: an ``ObjectType``, or the server's own word when it is not one we know.
+    :param parent_name: the containing database (``DBC`` for a top-level database).
+    :param parent_type: the parent's type.
+    :param byte_count: the object's size in the save set, when the server says.
+    """
+
+    object_name: str
+    object_type: ObjectType | str | None
+    parent_name: str | None = None
+    parent_type: ObjectType | str | None = None
+    byte_count: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> BackupObject:
+        raw = _require_object(raw, "a backup object")
+        name = raw.get("object_name")
+        if not isinstance(name, str) or not name:
+            raise TypeError("backup object has no object_name")
+        return cls(
+            object_name=name,
+            object_type=object_type_of(raw.get("object_type")),
+            parent_name=_str_or_none(raw.get("parent_name")),
+            parent_type=object_type_of(raw.get("parent_type")),
+            byte_count=_int_or_none(raw.get("byte_count")),
+            raw=raw,
+        )
+
+    def restore_entry(
+        self, include_all: bool = True, exclude_objects: Iterable[BackupObject | Mapping[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """This object as an entry of a restore body's ``job_settings.objects`` (without ``byte_count``).
+
+        :param include_all: the documented flag (its meaning is not documented; ``true`` in the sample:
+            restore the object with everything in it).
+        :param exclude_objects: objects inside this one to leave out (``BackupObject`` or a dict with
+            ``object_name`` and ``object_type``).
+        """
+        entry: dict[str, Any] = {
+            "object_name": self.object_name,
+            "object_type": _word(self.object_type),
+            "parent_name": self.parent_name,
+            "parent_type": _word(self.parent_type),
+            "exclude_objects": [_exclusion(item) for item in exclude_objects],
+            "include_all": include_all,
+        }
+        return entry
+
+
+def _word(value: ObjectType | str | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _exclusion(item: BackupObject | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(item, BackupObject):
+        return {"object_name": item.object_name, "object_type": _word(item.object_type)}
+    return dict(item)
+
+
+@dataclass(frozen=True)
+class ObjectsPreparation:
+    """The state of an objects preparation (O2): ``status`` and ``details`` are all the docs show.
+
+    :param status: the server's status word (not documented: see ``PREPARATION_POLICY`` in the hook).
+    :param details: the server's explanation, if any.
+    """
+
+    status: str | None
+    details: str | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> ObjectsPreparation:
+        raw = _require_object(raw, "an objects preparation status")
+        details = raw.get("details")
+        return cls(
+            status=_str_or_none(raw.get("status")),
+            details=details if isinstance(details, str) else (None if details is None else str(details)),
+            raw=raw,
+        )
+
+
+# Undocumented spellings (R1/R2 bodies are not shown): the first key present wins. The restore's
+# own id may be named like the execution ids of last_execution_details; its source backup
+# execution like them too. See docs/restores.md.
+RESTORE_ID_KEYS = ("restore_id", "restore_execution_id", "id")
+RESTORE_NAME_KEYS = ("name", "restore_name", "restore_job_name")
+RESTORE_SOURCE_EXECUTION_KEYS = ("backup_job_execution_id", "backup_execution_id", "execution_id")
+RESTORE_JOB_KEYS = ("backup_job_id", "job_id")
+RESTORE_TARGET_KEYS = ("target_site", "target_site_id")
+
+
+@dataclass(frozen=True)
+class Restore:
+    """One restore (R1 body, R2 listing item). Only R6's request body is documented, so the fields
+    are read from the likely spellings (``RESTORE_*_KEYS``); everything the server sends is in ``raw``.
+
+    :param restore_id: the restore's own id (what R6's ``x-resource-id`` returns).
+    :param name: the name given at creation (unique per caller: the provider finds lost restores by it).
+    :param status: the server's status word.
+    :param job_id: the backup job whose execution is restored.
+    :param execution_id: the backup execution restored.
+    :param target_site: where the objects are restored.
+    """
+
+    restore_id: str
+    name: str | None
+    status: str | None
+    job_id: str | None
+    execution_id: str | None
+    target_site: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    status_detail: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Restore:
+        raw = _require_object(raw, "a restore")
+        restore_id = id_str(_first(raw, RESTORE_ID_KEYS))
+        if restore_id is None:
+            raise TypeError(f"restore object has none of {', '.join(RESTORE_ID_KEYS)}")
+        return cls(
+            restore_id=restore_id,
+            name=_str_or_none(_first(raw, RESTORE_NAME_KEYS)),
+            status=_str_or_none(raw.get("status")),
+            job_id=id_str(_first(raw, RESTORE_JOB_KEYS)),
+            execution_id=id_str(_first(raw, RESTORE_SOURCE_EXECUTION_KEYS)),
+            target_site=id_str(_first(raw, RESTORE_TARGET_KEYS)),
+            start_time=parse_time(raw.get("start_time")),
+            end_time=parse_time(raw.get("end_time")),
+            status_detail=_str_or_none(raw.get("status_detail")),
+            raw=raw,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able record for XCom and trigger events: the server's fields plus normalised ones."""
+        record = dict(self.raw)
+        record.update(
+            restore_id=self.restore_id,
+            name=self.name,
+            status=self.status,
+            job_id=self.job_id,
+            execution_id=self.execution_id,
+            target_site=self.target_site,
+            start_time=_iso(self.start_time),
+            end_time=_iso(self.end_time),
+            status_detail=self.status_detail,
+        )
+        return record
+
+
+DATABASE_NAME_KEYS = ("database_name", "name", "object_name", "databaseName")
+
+
+@dataclass(frozen=True)
+class Database:
+    """One database of a site (R4 listing item; the body is undocumented: an object with one of
+    ``DATABASE_NAME_KEYS``, or a bare string).
+
+    :param name: the database's name.
+    """
+
+    name: str
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Database:
+        if isinstance(raw, str) and raw:
+            return cls(name=raw, raw={"name": raw})
+        raw = _require_object(raw, "a database")
+        name = _first(raw, DATABASE_NAME_KEYS)
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"database object has none of {', '.join(DATABASE_NAME_KEYS)}")
+        return cls(name=name, raw=raw)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 import weakref
 from collections.abc import Callable, Generator, Iterable
@@ -43,6 +42,7 @@ from airflow_provider_baas.errors import (
     BaasValidationError,
 )
 from airflow_provider_baas.hooks.auth import Authenticator, authenticator_for
+from airflow_provider_baas.hooks.restores import BaasRestoreMixin
 from airflow_provider_baas.hooks.transport import (
     RETRYABLE_STATUSES,
     AsyncTransport,
@@ -65,6 +65,7 @@ from airflow_provider_baas.models import (
     executions_started_since,
 )
 from airflow_provider_baas.secrets import SecretSet
+from airflow_provider_baas.validation import validate_job_id, validate_path_id
 
 log = logging.getLogger(__name__)
 
@@ -104,38 +105,6 @@ _loop_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[An
 # Input validation: every public call checks its input before any request is built.
 
 
-# Whitespace (as str.isspace sees it) and control characters; then what would leave or escape the
-# segment. Compiled once: the triggerer validates ids on every poll of thousands of waits.
-_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
-_PATH_ESCAPE = re.compile(r"[/\\%]|\.\.")
-
-
-def validate_path_id(value: Any, what: str) -> str:
-    """A non-empty id that is safe as one URL path segment."""
-    if value is None or isinstance(value, bool):
-        raise BaasValidationError(f"{what} is required, got {value!r}")
-    text = str(value)
-    if not text.strip():
-        raise BaasValidationError(f"{what} must not be empty")
-    if _SPACE_OR_CONTROL.search(text):
-        raise BaasValidationError(f"{what} {text!r} must not contain whitespace or control characters")
-    if text == "." or _PATH_ESCAPE.search(text):
-        raise BaasValidationError(f"{what} {text!r} must not contain '/', '\\', '..' or '%'")
-    return text
-
-
-def validate_job_id(value: Any) -> str:
-    """Job ids are positive integers in the API (``"job_id": 34``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value <= 0:
-            raise BaasValidationError(f"job_id must be a positive integer, got {value}")
-        return str(value)
-    text = validate_path_id(value, "job_id")
-    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-        raise BaasValidationError(f"job_id must be a positive integer, got {text!r}")
-    return str(int(text))
-
-
 def normalise_run_type(value: Any) -> str:
     word = str(value or "").strip().upper()
     if word not in RUN_TYPES:
@@ -159,8 +128,10 @@ def _parse(spec: RequestSpec, response: Response, parser: Callable[[Any], T], ra
         ) from None
 
 
-class BaasHook(BaseHook):
+class BaasHook(BaasRestoreMixin, BaseHook):
     """Talks to ``https://<api-path>/data-protection/v2/sites/{site_id}/...`` for one ``baas`` connection.
+
+    Jobs and executions here; what a backup holds and restores in ``BaasRestoreMixin``.
 
     :param baas_conn_id: the Airflow connection (type ``baas``).
     :param site_id: overrides the connection's ``site_id`` for every call of this hook.

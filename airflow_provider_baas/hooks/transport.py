@@ -52,6 +52,13 @@ class RequestSpec:
     # False for the execute POST: never re-sent unless it certainly did not reach the server.
     idempotent: bool = True
     fresh_connection: bool = False
+    # Headers of this request only (database credentials): sealed, so a repr never shows them.
+    headers: Sealed[dict[str, str]] | None = None
+
+    def all_headers(self, auth: AuthHeaders) -> dict[str, str]:
+        """The headers to send; call it inline in the library call (no frame of ours keeps them)."""
+        extra = self.headers.reveal() if self.headers is not None else {}
+        return {"Accept": "application/json", **auth.reveal(), **extra}
 
 
 @dataclass(frozen=True)
@@ -285,7 +292,7 @@ class SyncTransport:
                 self._config.base_url + spec.path,
                 params=spec.params,
                 json=spec.json_body,
-                headers={"Accept": "application/json", **headers.reveal()},
+                headers=spec.all_headers(headers),
                 proxies={self._scheme: self._proxy.reveal()} if self._proxy.reveal() else {},
                 timeout=(self._config.connect_timeout, self._config.read_timeout),
                 verify=self._verify,
@@ -459,7 +466,7 @@ class AsyncTransport:
         async with session.request(
             spec.method,
             self._config.base_url + spec.path,
-            headers={"Accept": "application/json", **headers.reveal()},
+            headers=spec.all_headers(headers),
             proxy=self._proxy.reveal(),
             **self._kwargs(spec),
         ) as r:
