@@ -1,8 +1,9 @@
 """What a restore asks for, checked before any request: the objects, the options, the name.
 
-Free of I/O and standard library only (DAG files import it through the restore operator). The
-operator turns its arguments into a ``RestoreRequest`` when it is built (static input) or when it
-runs (templated input); every refusal here happens before the first HTTP call.
+Free of I/O and of heavy imports (DAG files import it through the restore operator). The operator
+checks its arguments here when it is built (static input) and again when it runs (templated
+input); every refusal here happens before the first HTTP call. Name and type rules are the hook's
+(``validation``); this module adds what only the operator's argument shapes need.
 """
 
 from __future__ import annotations
@@ -10,36 +11,25 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_baas.errors import BaasValidationError
+from airflow_provider_baas.models import BackupObject, ObjectType
+from airflow_provider_baas.validation import (
+    MAX_RESTORE_NAME_CHARS,
+    validate_object_name,
+    validate_object_type,
+)
 
-# Teradata object names are at most 128 characters (Unicode object names since 14.10).
-MAX_IDENTIFIER = 128
-# A restore job's name: the API documents no limit; 128 matches Teradata's own names, so a name
-# the server might use as an object name fits too.
-MAX_RESTORE_NAME = 128
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-class ObjectType(enum.StrEnum):
-    """What a restore may name: only ``DATABASE`` is documented; the others are Teradata's
-    object kinds a BaaS listing (O3) may hold."""
-
-    DATABASE = "DATABASE"
-    USER = "USER"
-    TABLE = "TABLE"
-    VIEW = "VIEW"
-    MACRO = "MACRO"
-    PROCEDURE = "PROCEDURE"
-    FUNCTION = "FUNCTION"
-
-
-# Containers: a bare name ("SALES") means one of these.
+# What a DAG author may name as an object's type: the vocabulary the API's objects use. An object
+# of another type that a backup lists is restored by passing its ``BackupObject`` itself.
+KNOWN_TYPES = frozenset(ObjectType)
 CONTAINER_TYPES = frozenset({ObjectType.DATABASE, ObjectType.USER})
+# A bare name in ``exclude_objects`` is a table inside the restored database.
+EXCLUDED_NAME_TYPE = ObjectType.TABLE
 
 
 class RestoreOption(enum.StrEnum):
@@ -73,37 +63,25 @@ OBJECT_KEYS = frozenset(
 
 
 def check_identifier(value: Any, what: str) -> str:
-    """A Teradata object name: 1-128 characters, no control characters, no path separators.
+    """A Teradata object name (the hook's rule: 1-128 characters, no control characters or path
+    separators).
 
     :param value: the name.
     :param what: what it names, for the error message.
     """
-    if not isinstance(value, str) or not value.strip():
-        raise BaasValidationError(f"{what} must be a non-empty string, got {value!r}")
-    if len(value) > MAX_IDENTIFIER:
-        raise BaasValidationError(
-            f"{what} {value[:40]!r}... is {len(value)} characters; "
-            f"Teradata names have at most {MAX_IDENTIFIER}"
-        )
-    return check_characters(value, what)
-
-
-def check_characters(value: str, what: str) -> str:
-    """No control characters and no path separators (names end up in URLs, logs and SQL)."""
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise BaasValidationError(f"{what} {value!r} contains a control character")
-    if "/" in value or "\\" in value:
-        raise BaasValidationError(f"{what} {value!r} contains a path separator")
-    return value
+    return validate_object_name(value, what)
 
 
 def check_object_type(value: Any, what: str) -> ObjectType:
-    """One of ``ObjectType`` (any case)."""
-    try:
-        return ObjectType(str(value).strip().upper())
-    except ValueError:
-        known = ", ".join(t.value for t in ObjectType)
-        raise BaasValidationError(f"{what} {value!r} is not an object type; known: {known}") from None
+    """One of ``ObjectType`` (any case): a DAG author's word for a type the API's objects use."""
+    word = validate_object_type(value, what)
+    if word not in KNOWN_TYPES:
+        known = ", ".join(sorted(KNOWN_TYPES))
+        raise BaasValidationError(
+            f"{what} {value!r} is not a known object type ({known}); to restore an object of another "
+            "type the backup lists, pass its BackupObject from list_backup_objects"
+        )
+    return ObjectType(word)
 
 
 @dataclass(frozen=True)
@@ -116,7 +94,7 @@ class ObjectSpec:
 
     object_name: str
     parent_name: str | None = None
-    object_type: ObjectType | None = None
+    object_type: ObjectType | str | None = None
     include_all: bool | None = None
     exclude_objects: tuple[Any, ...] | None = None
 
@@ -166,9 +144,12 @@ def _parse_one(item: Any, where: str) -> ObjectSpec:
         return _parse_name(item, where)
     if isinstance(item, Mapping):
         return _parse_dict(item, where)
-    if hasattr(item, "object_name") and hasattr(item, "object_type"):  # a listed BackupObject
-        fields = ("object_name", "object_type", "parent_name")
-        return _parse_dict({k: getattr(item, k, None) for k in fields}, where)
+    if isinstance(item, BackupObject):  # listed by the server: its type is restorable as it is
+        return ObjectSpec(
+            check_identifier(item.object_name, f"{where} object_name"),
+            item.parent_name if str(item.object_type or "").upper() not in CONTAINER_TYPES else None,
+            str(item.object_type).upper() if item.object_type else None,
+        )
     raise BaasValidationError(
         f"{where} must be a name, a dict or a BackupObject, got {type(item).__name__}: {item!r}"
     )
@@ -176,9 +157,11 @@ def _parse_one(item: Any, where: str) -> ObjectSpec:
 
 def _parse_name(text: str, where: str) -> ObjectSpec:
     """``SALES`` (a database or user) or ``HR.EMPLOYEES`` (an object inside HR)."""
-    check_characters(text, where)
     parts = text.split(".")
     if len(parts) > 2:
+        for part in parts:  # a path separator or control character is the clearer reason
+            if part:
+                check_identifier(part, f"{where} name")
         raise BaasValidationError(f"{where} {text!r}: write a database as NAME and a table as DATABASE.TABLE")
     if len(parts) == 2:
         parent = check_identifier(parts[0].strip(), f"{where} database")
@@ -202,19 +185,24 @@ def _parse_dict(item: Mapping[str, Any], where: str) -> ObjectSpec:
 
 
 def _exclusions(value: Any, where: str) -> tuple[Any, ...] | None:
-    """``exclude_objects``: names or O3-shaped dicts, passed on as given (the API does not say more)."""
+    """``exclude_objects``: table names, or O3-shaped dicts with ``object_name`` and ``object_type``
+    (the API does not say more); each becomes a dict."""
     if value is None:
         return None
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
         raise BaasValidationError(f"{where} must be a list, got {type(value).__name__}")
+    entries = []
     for i, entry in enumerate(value):
         if isinstance(entry, str):
-            check_identifier(entry, f"{where}[{i}]")
+            name = check_identifier(entry, f"{where}[{i}]")
+            entries.append({"object_name": name, "object_type": str(EXCLUDED_NAME_TYPE)})
         elif isinstance(entry, Mapping):
             check_identifier(entry.get("object_name"), f"{where}[{i}].object_name")
+            checked = validate_object_type(entry.get("object_type"), f"{where}[{i}].object_type")
+            entries.append({**entry, "object_type": checked})
         else:
             raise BaasValidationError(f"{where}[{i}] must be a name or a dict, got {entry!r}")
-    return tuple(value)
+    return tuple(entries)
 
 
 def check_exclusions(value: Any) -> tuple[Any, ...]:
@@ -288,7 +276,7 @@ def _qualified(entry: Any) -> str:
 
 
 def default_restore_name(dag_id: str, task_id: str, run_id: str, map_index: Any) -> str:
-    """A restore name unique per task instance, readable, and within ``MAX_RESTORE_NAME``.
+    """A restore name unique per task instance, readable, and within ``MAX_RESTORE_NAME_CHARS``.
 
     Characters other than letters, digits, ``_ . -`` become ``_``; a name too long keeps a readable
     prefix and ends in a hash of the whole, so two task instances never share a name.
@@ -309,7 +297,7 @@ def name_for_try(name: str, try_number: int) -> str:
 
 
 def fit_name(name: str, whole: str) -> str:
-    if len(name) <= MAX_RESTORE_NAME:
+    if len(name) <= MAX_RESTORE_NAME_CHARS:
         return name
     digest = hashlib.sha256(whole.encode()).hexdigest()[:16]
-    return f"{name[: MAX_RESTORE_NAME - len(digest) - 1]}-{digest}"
+    return f"{name[: MAX_RESTORE_NAME_CHARS - len(digest) - 1]}-{digest}"

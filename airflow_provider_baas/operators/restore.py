@@ -27,7 +27,6 @@ from airflow_provider_baas.restore_request import (
     ObjectSpec,
     RestoreOption,
     check_exclusions,
-    check_identifier,
     default_restore_name,
     match_backup_objects,
     name_for_try,
@@ -35,6 +34,7 @@ from airflow_provider_baas.restore_request import (
     restore_settings,
 )
 from airflow_provider_baas.status import Outcome, StatusPolicy
+from airflow_provider_baas.validation import validate_job_id, validate_path_id, validate_restore_name
 from airflow_provider_baas.waiting import (
     check_one_job_reference,
     conclude,
@@ -214,7 +214,7 @@ class BaasRestoreOperator(BaseOperator):
         if not _is_template(objects):
             parse_objects(objects)
         if restore_name is not None and not _is_template(restore_name):
-            check_identifier(restore_name, "restore_name")
+            validate_restore_name(restore_name)
 
     @cached_property
     def hook(self) -> BaasHook:
@@ -263,8 +263,6 @@ class BaasRestoreOperator(BaseOperator):
             self.log.warning(self._no_cancel(memory))
 
     def _check_ids(self) -> None:
-        from airflow_provider_baas.hooks.baas import validate_job_id, validate_path_id
-
         if self.job_id is not None:
             validate_job_id(self.job_id)
         if self.execution_id is not None:
@@ -272,7 +270,7 @@ class BaasRestoreOperator(BaseOperator):
         if self.target_site is not None:
             validate_path_id(self.target_site, "target_site")
         if self.restore_name is not None:
-            check_identifier(self.restore_name, "restore_name")
+            validate_restore_name(self.restore_name)
         if not self.teradata_conn_id or not isinstance(self.teradata_conn_id, str):
             raise BaasValidationError("teradata_conn_id is required")
 
@@ -383,10 +381,7 @@ class BaasRestoreOperator(BaseOperator):
     def _entry(self, spec: ObjectSpec, listed: Any) -> dict[str, Any]:
         include_all = self.include_all if spec.include_all is None else spec.include_all
         excluded = self.exclude_objects if spec.exclude_objects is None else spec.exclude_objects
-        return listed.restore_entry(
-            include_all=include_all,
-            exclude_objects=[{"object_name": e} if isinstance(e, str) else dict(e) for e in excluded],
-        )
+        return listed.restore_entry(include_all=include_all, exclude_objects=list(excluded))
 
     def _credentials(self) -> Any:
         from airflow_provider_baas.credentials import database_credentials

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_baas.errors import BaasValidationError
 from airflow_provider_baas.restore_request import (
-    MAX_RESTORE_NAME,
+    MAX_RESTORE_NAME_CHARS,
     ObjectSpec,
     check_identifier,
     default_restore_name,
@@ -46,18 +46,18 @@ def test_names_are_databases_and_dotted_names_objects_inside_them() -> None:
         (["A" * 129], "129 characters"),
         (["SA\x00LES"], "control character"),
         (["SA\nLES"], "control character"),
-        (["SALES/../HR"], "path separator"),
-        (["SALES\\X"], "path separator"),
+        (["SALES/../HR"], "is not a Teradata name"),
+        (["SALES\\X"], "is not a Teradata name"),
         (["A.B.C"], "DATABASE.TABLE"),
         (["HR."], "non-empty"),
         ([""], "non-empty"),
         ([" "], "non-empty"),
         ([42], "name, a dict or a BackupObject"),
-        ([{"object_name": "SALES", "object_type": "SPACESHIP"}], "not an object type"),
+        ([{"object_name": "SALES", "object_type": "SPACESHIP"}], "not a known object type"),
         ([{"object_name": "SALES", "colour": "red"}], "unknown keys"),
         ([{"object_name": "SALES", "include_all": "yes"}], "include_all"),
         ([{"object_name": "SALES", "exclude_objects": "T1"}], "must be a list"),
-        ([{"object_name": "SALES", "exclude_objects": ["T/1"]}], "path separator"),
+        ([{"object_name": "SALES", "exclude_objects": ["T/1"]}], "is not a Teradata name"),
         (["SALES", "sales"], "more than once"),
     ],
 )
@@ -137,12 +137,12 @@ def test_default_names_are_unique_per_task_instance_and_fit_the_limit() -> None:
     assert len(mapped) == 3 and a not in mapped
     long_a = default_restore_name("d" * 200, "t", "r", -1)
     long_b = default_restore_name("d" * 200, "u", "r", -1)
-    assert len(long_a) == MAX_RESTORE_NAME and long_a != long_b
+    assert len(long_a) == MAX_RESTORE_NAME_CHARS and long_a != long_b
 
 
 def test_a_later_try_gets_its_own_name_within_the_limit() -> None:
     assert name_for_try("n", 1) == "n"
     assert name_for_try("n", 3) == "n-t3"
-    long = "x" * MAX_RESTORE_NAME
-    assert len(name_for_try(long, 2)) == MAX_RESTORE_NAME
+    long = "x" * MAX_RESTORE_NAME_CHARS
+    assert len(name_for_try(long, 2)) == MAX_RESTORE_NAME_CHARS
     assert name_for_try(long, 2) != name_for_try(long, 3)
