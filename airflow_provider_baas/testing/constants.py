@@ -25,6 +25,15 @@ DEFAULT_SITE_ID = "demo-site"
 #: Time scale of the ``baas_simulator`` pytest fixture: a 2-hour backup takes 2 real seconds.
 FIXTURE_TIME_SCALE = 3600.0
 
+#: Database user and password the simulator accepts in ``x-auth-credentials`` unless the scenario
+#: says otherwise (restores, R3 and R6).
+DEFAULT_DB_LOGIN = "dbc_restore"
+DEFAULT_DB_PASSWORD = "simulator-db-password"
+
+#: Status words of an objects preparation (O2) in the simulator (the real ones are undocumented).
+PREPARING = "IN_PROGRESS"
+PREPARED = "COMPLETED"
+
 SUCCESSFUL = "SUCCESSFUL"
 FAILED = "FAILED"
 ABORTED = "ABORTED"

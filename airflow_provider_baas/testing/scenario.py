@@ -186,6 +186,9 @@ class JobSpec:
     schedule_interval: float | None = _DAY
     #: ``job_settings`` of J2 (default: generated from the job's name and type).
     job_settings: dict[str, Any] | None = None
+    #: What each SUCCESSFUL backup execution of the job holds (O3 items; ``byte_count`` optional).
+    #: Default: every database of ``job_settings`` with three tables (see ``default_backup_objects``).
+    objects: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -278,6 +281,18 @@ class Scenario:
     faults: list[Fault] = field(default_factory=list)
     site_access: dict[str, list[str]] | None = None
     start_time: str | float | None = None
+    #: The database user ``{"login": ..., "password": ...}`` accepted in ``x-auth-credentials``
+    #: (default: ``DEFAULT_DB_LOGIN`` / ``DEFAULT_DB_PASSWORD``).
+    database_credentials: dict[str, str] | None = None
+    #: Database users that may not restore (R3 and R6 answer 403).
+    restore_denied_users: list[str] = field(default_factory=list)
+    #: Target sites nobody may restore to (R3 and R6 answer 403).
+    restore_denied_sites: list[str] = field(default_factory=list)
+    #: BaaS seconds a restore takes, and how the 1st, 2nd, ... restore ends (the last repeats).
+    restore_duration: float = 600.0
+    restore_outcomes: list[Outcome] = field(default_factory=lambda: [Outcome()])
+    #: BaaS seconds an objects preparation (O1) takes before O2 reports it done.
+    preparation_duration: float = 30.0
 
     def __post_init__(self) -> None:
         self.sites = [SiteSpec.from_dict(s) for s in self.sites]
@@ -287,6 +302,19 @@ class Scenario:
         if len(ids) != len(set(ids)):
             raise ValueError("duplicate site ids")
         self.faults = [Fault.from_dict(f) for f in self.faults]
+        outcomes = self.restore_outcomes
+        if isinstance(outcomes, str | Outcome | Mapping):
+            outcomes = [outcomes]
+        self.restore_outcomes = [Outcome.parse(o) for o in outcomes]
+        if not self.restore_outcomes:
+            raise ValueError("restore_outcomes must not be empty")
+        if self.restore_duration < 0 or self.preparation_duration < 0:
+            raise ValueError("restore_duration and preparation_duration must be >= 0")
+        if self.database_credentials is not None:
+            creds = dict(self.database_credentials)
+            if set(creds) != {"login", "password"}:
+                raise ValueError('database_credentials must be {"login": ..., "password": ...}')
+            self.database_credentials = creds
         if self.site_access is not None:
             self.site_access = {str(k): list(v) for k, v in self.site_access.items()}
 
@@ -319,6 +347,18 @@ class Scenario:
             data["site_access"] = self.site_access
         if self.start_time is not None:
             data["start_time"] = self.start_time
+        for name in (
+            "database_credentials",
+            "restore_denied_users",
+            "restore_denied_sites",
+            "restore_duration",
+            "preparation_duration",
+        ):
+            value = getattr(self, name)
+            if value != getattr(_SCENARIO_DEFAULTS, name):
+                data[name] = value
+        if self.restore_outcomes != [Outcome()]:
+            data["restore_outcomes"] = [o.to_dict() for o in self.restore_outcomes]
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -365,6 +405,43 @@ def _settings(database: str, exclude: Sequence[str] = (), *, online: bool = Fals
     }
 
 
+#: Tables every generated database holds, with their share of the backup's size.
+DEFAULT_TABLES: tuple[tuple[str, float], ...] = (("CUSTOMERS", 0.2), ("ORDERS", 0.5), ("ORDER_ITEMS", 0.3))
+
+
+def default_backup_objects(spec: JobSpec, size: int) -> list[dict[str, Any]]:
+    """What a successful backup of ``spec`` holds: each database of its ``job_settings`` (its
+    ``byte_count`` the share of ``size``) with the ``DEFAULT_TABLES`` in it."""
+    settings = spec.job_settings if spec.job_settings is not None else default_job_settings(spec)
+    databases = [
+        o for o in settings.get("objects") or [] if str(o.get("object_type", "")).upper() == "DATABASE"
+    ]
+    share = size // max(1, len(databases))
+    objects: list[dict[str, Any]] = []
+    for entry in databases:
+        name = entry["object_name"]
+        objects.append(
+            {
+                "object_name": name,
+                "object_type": "DATABASE",
+                "parent_name": entry.get("parent_name") or "DBC",
+                "parent_type": entry.get("parent_type") or "DATABASE",
+                "byte_count": share,
+            }
+        )
+        for table, part in DEFAULT_TABLES:
+            objects.append(
+                {
+                    "object_name": table,
+                    "object_type": "TABLE",
+                    "parent_name": name,
+                    "parent_type": "DATABASE",
+                    "byte_count": int(share * part),
+                }
+            )
+    return objects
+
+
 def default_job_settings(spec: JobSpec) -> dict[str, Any]:
     """Generated ``job_settings`` for a job without explicit ones."""
     words = [w for w in spec.name.upper().split("_") if w not in {"BACKUP", "RESTORE", "DAILY", "HOURLY"}]
@@ -372,6 +449,9 @@ def default_job_settings(spec: JobSpec) -> dict[str, Any]:
     if spec.job_type == "RESTORE":
         settings["retained_copy"] = "LATEST"
     return settings
+
+
+_SCENARIO_DEFAULTS = Scenario(sites=[SiteSpec("defaults")])
 
 
 def _default_scenario() -> Scenario:
@@ -556,6 +636,7 @@ __all__ = [
     "Outcome",
     "Scenario",
     "SiteSpec",
+    "default_backup_objects",
     "default_job_settings",
     "normalize_status",
     "parse_time",

@@ -30,6 +30,7 @@ from airflow_provider_baas.testing.constants import (
     RUN_TYPES,
 )
 from airflow_provider_baas.testing.faults import MALFORMED_BODY, Fault, FaultSet
+from airflow_provider_baas.testing.restores import RestoreBook, SimRestore, objects_of
 from airflow_provider_baas.testing.scenario import Outcome, Scenario, parse_time
 from airflow_provider_baas.testing.state import SimClock, SimError, SimState
 
@@ -63,6 +64,44 @@ def _error(err: SimError, headers: Mapping[str, str] | None = None) -> web.Respo
     return web.Response(
         status=err.status, body=json.dumps(err.body()).encode(), content_type=_JSON, headers=headers
     )
+
+
+_SITE_RESTORE_ENDPOINTS = {
+    "objects-preparation-status": ("O2", ("GET",)),
+    "restores": ("R2", ("GET",)),
+    "restore-permissions": ("R3", ("POST",)),
+    "databases": ("R4", ("GET",)),
+}
+_EXECUTION_RESTORE_ENDPOINTS = {
+    "prepare-objects": ("O1", ("POST",)),
+    "objects": ("O3", ("GET",)),
+    "restores": ("R6", ("GET", "POST")),  # GET: R5, the execution's restores (path inferred)
+}
+
+
+def _restore_route(rest: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    """The endpoint id and its methods for a path below ``/sites/{site_id}``, else ``(None, ())``."""
+    if len(rest) == 1:
+        return _SITE_RESTORE_ENDPOINTS.get(rest[0], (None, ()))
+    if rest[0] != "jobs" or rest[2] != "executions" or not rest[1] or not rest[3]:
+        return None, ()
+    if len(rest) == 5:
+        return _EXECUTION_RESTORE_ENDPOINTS.get(rest[4], (None, ()))
+    if len(rest) == 6 and rest[4] == "restores" and rest[5]:
+        return "R1", ("GET",)
+    return None, ()
+
+
+def _json(status: int, data: Any) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(), content_type=_JSON)
+
+
+async def _json_body(request: web.BaseRequest) -> Any:
+    raw = await request.read()
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise SimError(400, "request body is not valid JSON") from None
 
 
 def _bool_param(query: Mapping[str, str], name: str) -> bool | None:
@@ -147,6 +186,7 @@ class BaasSimulator:
             executions_order=executions_order,
             run_schedules=run_schedules,
         )
+        self.restore_book = RestoreBook(self.state, scenario)
         self.token = token
         self.auth = Authenticator(
             token=token,
@@ -409,6 +449,73 @@ class BaasSimulator:
         with self.state.lock:
             self.state.find_job(job_id, site_id).active = bool(active)
 
+    # -- backed-up objects and restores -----------------------------------------------------------
+
+    def set_backup_objects(self, execution_id: str | int, objects: Iterable[Mapping[str, Any]]) -> None:
+        """What execution ``execution_id`` holds (O3 items: ``object_name`` and ``object_type``
+        required, ``parent_name``, ``parent_type``, ``byte_count`` and any other key optional)."""
+        with self.state.lock:
+            if str(execution_id) not in self.state.by_id:
+                raise KeyError(f"execution {execution_id} not found")
+            self.restore_book.objects[str(execution_id)] = objects_of(objects)
+
+    def backup_objects(self, execution_id: str | int) -> list[dict[str, Any]]:
+        """What execution ``execution_id`` holds, as O3 lists it once prepared."""
+        with self.state.lock:
+            return [dict(o) for o in self.restore_book.backup_objects(self.state.by_id[str(execution_id)])]
+
+    def fail_preparations(self, details: str | None = "Preparing the objects failed.") -> None:
+        """Make every later objects preparation end FAILED with ``details`` (None: they succeed again)."""
+        with self.state.lock:
+            self.restore_book.preparation_failure = details
+
+    def set_database_credentials(self, login: str, password: str) -> None:
+        """The database user R3 and R6 accept in ``x-auth-credentials``."""
+        with self.state.lock:
+            self.restore_book.db_login, self.restore_book.db_password = login, password
+
+    @property
+    def database_credentials(self) -> tuple[str, str]:
+        """``(login, password)`` accepted in ``x-auth-credentials``."""
+        return self.restore_book.db_login, self.restore_book.db_password
+
+    def deny_restores(self, *, user: str | None = None, target_site: str | None = None) -> None:
+        """Make R3 and R6 answer 403 for a database user, or for restores to a target site."""
+        with self.state.lock:
+            if user is not None:
+                self.restore_book.denied_users.add(user)
+            if target_site is not None:
+                self.restore_book.denied_sites.add(target_site)
+
+    def set_restore_outcome(self, outcomes: Outcome | str | Mapping[str, Any] | Iterable[Any]) -> None:
+        """Outcomes of the next restores (a sequence: 1st, 2nd, ...; the last repeats)."""
+        if isinstance(outcomes, str | Outcome | Mapping):
+            outcomes = [outcomes]
+        parsed = [Outcome.parse(o) for o in outcomes]
+        if not parsed:
+            raise ValueError("outcomes must not be empty")
+        with self.state.lock:
+            self.restore_book.restore_outcomes = parsed
+            self.restore_book.started = 0
+
+    def restores(self, site_id: str | None = None) -> list[dict[str, Any]]:
+        """Every restore created through R6 (oldest first; ``site_id=None``: every site), as R1 shows it."""
+        with self.state.lock:
+            now = self.clock.now()
+            return [
+                r.to_dict(now) for r in self.restore_book.restores if site_id is None or r.site_id == site_id
+            ]
+
+    def restore(self, restore_id: str | int) -> dict[str, Any]:
+        """One restore (any site) by id, as R1 shows it."""
+        with self.state.lock:
+            found: SimRestore | None = next(
+                (r for r in self.restore_book.restores if str(r.id) == str(restore_id)), None
+            )
+            if found is None:
+                raise KeyError(f"restore {restore_id} not found")
+            return found.to_dict(self.clock.now())
+
     # -- faults ---------------------------------------------------------------------------------
 
     def add_fault(self, fault: Fault | Mapping[str, Any] | None = None, /, **kwargs: Any) -> Fault:
@@ -540,8 +647,10 @@ class BaasSimulator:
             parts = path[len(_BASE_PREFIX) :].split("/")
             site_id, rest = parts[0], parts[1:]
             n = len(rest)
-            if not site_id or n == 0 or n > 3:
+            if not site_id or n == 0 or n > 6:
                 raise SimError(404, f"no such endpoint: {path}")
+            if n >= 4 or (n == 1 and rest[0] in _SITE_RESTORE_ENDPOINTS):
+                return await self._restore_endpoint(request, method, path, principal, site_id, rest)
             if n == 1 and rest[0] == "jobs":
                 endpoint, allowed = "J1", "GET"
             elif n == 1 and rest[0] == "executions":
@@ -582,6 +691,54 @@ class BaasSimulator:
             return web.Response(status=200, body=payload, content_type=_JSON)
         except SimError as err:
             return _error(err)
+
+    async def _restore_endpoint(
+        self,
+        request: web.BaseRequest,
+        method: str,
+        path: str,
+        principal: str | None,
+        site_id: str,
+        rest: list[str],
+    ) -> web.Response:
+        """O1-O3 and R1-R6 (see airflow_provider_baas.testing.restores)."""
+        endpoint, allowed = _restore_route(rest)
+        if endpoint is None:
+            raise SimError(404, f"no such endpoint: {path}")
+        if method not in allowed:
+            return _error(
+                SimError(405, f"method {method} not allowed on {path}"), {"Allow": ", ".join(allowed)}
+            )
+        if not self.auth.allowed(principal, site_id):
+            raise SimError(403, f"no access to site {site_id}")
+        book = self.restore_book
+        if endpoint == "O1":
+            preparation = book.prepare(site_id, rest[1], rest[3])
+            return web.Response(status=202, headers={"x-resource-id": str(preparation.id)})
+        if endpoint == "R3":
+            body = await _json_body(request)
+            return _json(200, book.permissions(site_id, request.headers, body))
+        if endpoint == "R6" and method == "POST":
+            body = await _json_body(request)
+            restore = book.create(site_id, rest[1], rest[3], request.headers, body)
+            return web.Response(status=202, headers={"x-resource-id": str(restore.id)})
+        if endpoint == "O2":
+            wanted = request.query.get("resource-id") or request.headers.get("x-resource-id")
+            return _json(200, book.preparation_status(site_id, wanted))
+        if endpoint == "O3":
+            rows = book.list_objects(site_id, rest[1], rest[3])
+        elif endpoint == "R1":
+            return _json(200, book.restore(site_id, rest[1], rest[3], rest[5]))
+        elif endpoint == "R2":
+            rows = book.listing(site_id)
+        elif endpoint == "R4":
+            rows = book.databases(site_id)
+        else:  # R5: GET on R6's path
+            rows = book.listing(site_id, rest[3], rest[1])
+        page, size = self._paging(request.query, default=False)
+        if page is not None and size is not None:
+            rows = rows[(page - 1) * size : page * size]
+        return _json(200, rows)
 
     def _paging(self, query: Mapping[str, str], *, default: bool) -> tuple[int | None, int | None]:
         page = _int_param(query, "page")
