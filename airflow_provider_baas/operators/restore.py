@@ -56,6 +56,8 @@ XCOM_RESTORE_ID = "restore_id"
 XCOM_RESTORE_NAME = "restore_name"
 XCOM_BACKUP_EXECUTION_ID = "backup_execution_id"
 DEFAULT_TIMEOUT = timedelta(hours=24)
+# The longest wait between two looks at the objects preparation (O2): it takes seconds to minutes.
+PREPARATION_POLL = 5.0
 # Which backups a restore may pick by itself: only a fully successful one, whatever the restore's
 # own success_statuses say.
 BACKUP_POLICY = StatusPolicy()
@@ -329,7 +331,9 @@ class BaasRestoreOperator(BaseOperator):
 
         job_id = resolve_job_id(hook, self.job_id, self.job_name, site)
         execution_id = self._backup_execution(hook, job_id, site)
-        listing = hook.list_backup_objects(job_id, execution_id, site)
+        listing = hook.list_backup_objects(
+            job_id, execution_id, site, poll_interval=min(self.polling.poll_interval, PREPARATION_POLL)
+        )
         entries = [self._entry(spec, listed) for spec, listed in match_backup_objects(specs, listing)]
         credentials = self._credentials()
         if self.check_permissions:
@@ -393,7 +397,7 @@ class BaasRestoreOperator(BaseOperator):
             return self.restore_name
         ti = context.get("ti") if hasattr(context, "get") else None
         run_id = getattr(ti, "run_id", None) or _context_run_id(context)
-        dag_id = getattr(ti, "dag_id", None) or getattr(getattr(self, "dag", None), "dag_id", "dag")
+        dag_id = getattr(ti, "dag_id", None) or self.dag_id
         map_index = getattr(ti, "map_index", -1)
         return default_restore_name(str(dag_id), self.task_id, str(run_id or "run"), map_index)
 
