@@ -117,24 +117,20 @@ def test_an_unknown_keyword_argument_is_refused(sim: BaasSimulator) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("field", "rendered", "message"),
     [
-        ({"objects": ["{{ 'A' * 200 }}"]}, "200 characters"),
-        ({"execution_id": "{{ '1/../2' }}"}, "execution_id"),
-        ({"target_site": "{{ 'a b' }}"}, "target_site"),
-        ({"job_id": "{{ 'abc' }}"}, "job_id"),
+        ("objects", ["A" * 200], "200 characters"),
+        ("execution_id", "1/../2", "execution_id"),
+        ("target_site", "a b", "target_site"),
+        ("job_id", "abc", "job_id"),
+        ("restore_name", "two\nlines", "control characters"),
     ],
 )
 def test_templated_input_is_checked_again_before_any_request(
-    sim: BaasSimulator, kwargs: dict[str, Any], message: str
+    sim: BaasSimulator, field: str, rendered: Any, message: str
 ) -> None:
-    op = operator(**kwargs)
-    for field, value in kwargs.items():  # what rendering would give
-        rendered = value[0] if isinstance(value, list) else value
-        rendered = {"'A' * 200": "A" * 200, "'1/../2'": "1/../2", "'a b'": "a b", "'abc'": "abc"}[
-            rendered.strip("{} ")
-        ]
-        setattr(op, field, [rendered] if isinstance(value, list) else rendered)
+    op = operator(**{field: "{{ params.value }}"})  # a template is checked once rendered
+    setattr(op, field, rendered)  # what rendering gave
     with pytest.raises(BaasValidationError, match=message):
         op.execute(make_context())
     assert sim.requests == []
@@ -336,7 +332,7 @@ def defer(op: BaasRestoreOperator, context: dict[str, Any]) -> TaskDeferred:
     return info.value
 
 
-@pytest.mark.sim(time_scale=60)
+@pytest.mark.sim(time_scale=600)
 async def test_deferred_wait_pushes_xcom_first_and_resumes_with_the_record(sim: BaasSimulator) -> None:
     ti = FakeTI()
     op = operator(deferrable=True, poll_interval=0.2)
@@ -353,7 +349,7 @@ async def test_deferred_wait_pushes_xcom_first_and_resumes_with_the_record(sim: 
     assert len(creates(sim)) == 1
 
 
-@pytest.mark.sim(time_scale=60)
+@pytest.mark.sim(time_scale=600)
 async def test_a_deferred_failed_restore_fails_with_its_detail(sim: BaasSimulator) -> None:
     sim.set_restore_outcome(Outcome("FAILED", "target database is in use"))
     op = operator(deferrable=True)
@@ -400,7 +396,9 @@ def created_by_an_earlier_try(name: str) -> tuple[str, str]:
     hook = BaasHook()
     execution_id = newest_successful_id()
     (warehouse,) = [
-        o for o in hook.list_backup_objects(34, execution_id, SITE) if o.object_name == "WAREHOUSE"
+        o
+        for o in hook.list_backup_objects(34, execution_id, SITE, poll_interval=0.1)
+        if o.object_name == "WAREHOUSE"
     ]
     restore_id = hook.create_restore(
         34,
@@ -413,7 +411,7 @@ def created_by_an_earlier_try(name: str) -> tuple[str, str]:
     return execution_id, restore_id
 
 
-@pytest.mark.sim(time_scale=60)
+@pytest.mark.sim(time_scale=600)
 def test_a_retry_after_a_lost_answer_finds_the_restore_by_name(sim: BaasSimulator) -> None:
     execution_id, restore_id = created_by_an_earlier_try("airflow-d-restore-r1")
     store = FakeStateStore(memory(execution_id, "airflow-d-restore-r1"))
@@ -425,7 +423,7 @@ def test_a_retry_after_a_lost_answer_finds_the_restore_by_name(sim: BaasSimulato
     assert RESTORE_KEY in store.deleted  # forgotten on success
 
 
-@pytest.mark.sim(time_scale=60)
+@pytest.mark.sim(time_scale=600)
 def test_a_retry_with_the_restore_id_waits_for_it(sim: BaasSimulator) -> None:
     execution_id, restore_id = created_by_an_earlier_try("first-try")
     store = FakeStateStore(memory(execution_id, "first-try", restore_id))
