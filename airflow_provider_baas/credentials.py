@@ -104,7 +104,6 @@ class DatabaseCredentials:
     __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse  # type: ignore[assignment]
     # Airflow's serde calls serialize() on objects that have it: fail loudly there too.
     serialize = _refuse
-    to_dict = _refuse
 
 
 def database_credentials(teradata_conn_id: str) -> DatabaseCredentials:

@@ -107,17 +107,18 @@ class BaasRestoreOutcomeUnknown(BaasExecuteOutcomeUnknown):
     :param name: the restore's name (its identity: unique per caller).
     :param site_id: the site the request went to.
     :param reason: what was lost and what the lookup found.
+    :param job_id: the backup job whose execution was to be restored.
     """
 
-    def __init__(self, name: str, site_id: str, reason: str) -> None:
+    def __init__(self, name: str, site_id: str, reason: str, job_id: str = "") -> None:
         self.name = name
+        self.job_id, self.site_id, self.reason = job_id, site_id, reason
         BaasError.__init__(
             self,
             f"Outcome of creating BaaS restore {name!r} on site {site_id} is unknown: {reason}. "
             "The request may have started a restore, so it was NOT re-sent. Check the site's restores "
             "in the BaaS console before running it again.",
         )
-        self.job_id, self.site_id, self.reason = "", site_id, reason
 
 
 class BaasObjectsPreparationFailed(BaasError):

@@ -446,10 +446,11 @@ class BaasRestoreMixin:
     def _restore_body(
         self, name: Any, objects: Any, target_site: str | None, settings: Any, site: str
     ) -> dict[str, Any]:
+        """R6's body as documented: the caller's ``settings`` merged over the documented flags."""
         extra = restore_settings(settings)
         return {
             "name": validate_restore_name(name),
-            "target_site": site if target_site is None else validate_path_id(target_site, "target_site"),
+            "target_site": _target_site(target_site, site),
             "job_settings": {
                 "objects": restore_object_entries(objects),
                 **DOCUMENTED_RESTORE_SETTINGS,
@@ -534,7 +535,7 @@ class BaasRestoreMixin:
             try:
                 found = yield from self._plan_find_restore_by_name(name, site)
             except BaasLookupError as exc:
-                raise BaasRestoreOutcomeUnknown(name, site, f"{reason}; {exc}") from None
+                raise BaasRestoreOutcomeUnknown(name, site, f"{reason}; {exc}", source[0]) from None
             except BaasError as exc:
                 last = f"; listing restores failed: {exc}"
                 continue
@@ -543,7 +544,7 @@ class BaasRestoreMixin:
                 log.warning("Recovered BaaS restore %s (%r) after: %s", found.restore_id, name, reason)
                 return found.restore_id
             last = f"; no restore named {name!r} is listed"
-        raise BaasRestoreOutcomeUnknown(name, site, reason + last)
+        raise BaasRestoreOutcomeUnknown(name, site, reason + last, source[0])
 
     def _plan_restore_after_conflict(
         self, name: str, site: str, source: tuple[str, str], conflict: BaasConflictError
@@ -594,15 +595,15 @@ class BaasRestoreMixin:
         job = validate_job_id(job_id)
         execution = validate_path_id(execution_id, "execution_id")
         site = self.resolve_site_id(site_id)
-        restore = self._restore_body("permission-check", objects, target_site, None, site)
-        creds = _credentials(credentials)
-        self._protect(creds)
+        # Undocumented: R6's objects and target, plus the backup (R3's path does not name it).
         body = {
             "job_id": int(job),
             "execution_id": execution,
-            "target_site": restore["target_site"],
-            "job_settings": {"objects": restore["job_settings"]["objects"]},
+            "target_site": _target_site(target_site, site),
+            "job_settings": {"objects": restore_object_entries(objects)},
         }
+        creds = _credentials(credentials)
+        self._protect(creds)
         spec = RequestSpec(
             "POST", f"{self._site_path(site)}/restore-permissions", json_body=body, headers=creds.header()
         )
@@ -630,6 +631,11 @@ class BaasRestoreMixin:
         path = f"{self._site_path(site_id)}/databases"
         rows = yield from self._plan_paged(path, {})
         return _rows(path, Database.from_dict, rows)
+
+
+def _target_site(target_site: str | None, site: str) -> str:
+    """Where to restore: the source site unless the caller names another."""
+    return site if target_site is None else validate_path_id(target_site, "target_site")
 
 
 def _check_source(found: Restore, name: str, source: tuple[str, str]) -> None:

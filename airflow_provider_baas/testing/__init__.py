@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_baas.testing.constants import (
         BASE_PATH,
+        DEFAULT_DB_LOGIN,
+        DEFAULT_DB_PASSWORD,
         DEFAULT_SITE_ID,
         DEFAULT_TOKEN,
         FIXTURE_TIME_SCALE,
     )
     from airflow_provider_baas.testing.faults import Fault
-    from airflow_provider_baas.testing.pytest_plugin import use_baas_connection
+    from airflow_provider_baas.testing.pytest_plugin import use_baas_connection, use_teradata_connection
     from airflow_provider_baas.testing.scenario import HistoryEntry, JobSpec, Outcome, Scenario, SiteSpec
     from airflow_provider_baas.testing.server import BaasSimulator, RecordedRequest
     from airflow_provider_baas.testing.state import SimError
@@ -35,6 +37,9 @@ _EXPORTS = {
     "Outcome": "scenario",
     "Fault": "faults",
     "use_baas_connection": "pytest_plugin",
+    "use_teradata_connection": "pytest_plugin",
+    "DEFAULT_DB_LOGIN": "constants",
+    "DEFAULT_DB_PASSWORD": "constants",
     "BASE_PATH": "constants",
     "DEFAULT_SITE_ID": "constants",
     "DEFAULT_TOKEN": "constants",
@@ -43,6 +48,8 @@ _EXPORTS = {
 
 __all__ = [
     "BASE_PATH",
+    "DEFAULT_DB_LOGIN",
+    "DEFAULT_DB_PASSWORD",
     "DEFAULT_SITE_ID",
     "DEFAULT_TOKEN",
     "FIXTURE_TIME_SCALE",
@@ -56,6 +63,7 @@ __all__ = [
     "SimError",
     "SiteSpec",
     "use_baas_connection",
+    "use_teradata_connection",
 ]
 
 

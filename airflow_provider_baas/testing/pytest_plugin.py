@@ -8,8 +8,14 @@ Fixtures:
   ``BaasSimulator`` keyword arguments) or per test with ``@pytest.mark.baas_simulator(**kwargs)``
   (the marker wins).
 * ``baas_connection``: the same simulator, with ``AIRFLOW_CONN_BAAS_DEFAULT`` pointing at it.
+* ``baas_restore_connections``: ``baas_connection`` plus ``AIRFLOW_CONN_TERADATA_DEFAULT`` (type
+  ``teradata``) holding the database user the simulator accepts for restores.
 
-Helper: :func:`use_baas_connection` sets ``AIRFLOW_CONN_<CONN_ID>`` for any simulator.
+Helpers: :func:`use_baas_connection` sets ``AIRFLOW_CONN_<CONN_ID>`` for any simulator;
+:func:`use_teradata_connection` sets a ``teradata`` connection with a simulator's database user.
+The simulator's own methods script restores: ``set_backup_objects``, ``backup_objects``,
+``fail_preparations``, ``set_database_credentials``, ``deny_restores``, ``set_restore_outcome``,
+``restores`` and ``restore``.
 
 This module is imported in every pytest session of every project that installs the provider,
 so it imports nothing heavy at module level (no aiohttp, requests, jwt, airflow).
@@ -68,6 +74,30 @@ def use_baas_connection(
     name, value = sim.airflow_conn_env(conn_id, **extra)
     monkeypatch.setenv(name, value)
     return conn_id
+
+
+def use_teradata_connection(
+    sim: BaasSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    conn_id: str = "teradata_default",
+    *,
+    login: str | None = None,
+    password: str | None = None,
+) -> str:
+    """Define the ``teradata`` connection ``conn_id`` with the database user ``sim`` accepts (or
+    ``login``/``password``, e.g. wrong ones) through ``monkeypatch``. Returns ``conn_id``."""
+    name, value = sim.teradata_conn_env(conn_id, login=login, password=password)
+    monkeypatch.setenv(name, value)
+    return conn_id
+
+
+@pytest.fixture
+def baas_restore_connections(
+    baas_connection: BaasSimulator, monkeypatch: pytest.MonkeyPatch
+) -> BaasSimulator:
+    """``baas_connection``, plus ``AIRFLOW_CONN_TERADATA_DEFAULT`` with the simulator's database user."""
+    use_teradata_connection(baas_connection, monkeypatch)
+    return baas_connection
 
 
 @pytest.fixture

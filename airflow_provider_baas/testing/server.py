@@ -144,6 +144,12 @@ class BaasSimulator:
     job with a ``schedule_interval`` runs at its ``next_run_time``), ``ignore_paging`` (list
     endpoints ignore page/page-size),
     ``execute_response_body`` (J3 body; default empty), ``faults`` (see :class:`Fault`).
+
+    Objects and restores (O1-O3, R1-R6; docs/restores.md): backed-up objects per execution,
+    preparations and restores that take (scaled) time, ``x-auth-credentials`` checked against the
+    scenario's database user, denials and name conflicts; scripted with ``set_backup_objects``,
+    ``fail_preparations``, ``set_database_credentials``, ``deny_restores``, ``set_restore_outcome``,
+    and read with ``restores``/``restore``.
     """
 
     def __init__(
@@ -356,6 +362,20 @@ class BaasSimulator:
     def airflow_conn_env(self, conn_id: str = "baas_default", **extra: Any) -> tuple[str, str]:
         """``("AIRFLOW_CONN_BAAS_DEFAULT", <json>)`` for ``os.environ`` / ``monkeypatch.setenv``."""
         return f"AIRFLOW_CONN_{conn_id.upper()}", self.airflow_connection(conn_id, **extra)
+
+    def teradata_conn_env(
+        self, conn_id: str = "teradata_default", *, login: str | None = None, password: str | None = None
+    ) -> tuple[str, str]:
+        """``("AIRFLOW_CONN_TERADATA_DEFAULT", <json>)``: a ``teradata`` connection holding the
+        database user this simulator accepts for restores (or the ``login``/``password`` given)."""
+        good_login, good_password = self.database_credentials
+        conn = {
+            "conn_type": "teradata",
+            "host": "teradata.simulator.invalid",
+            "login": good_login if login is None else login,
+            "password": good_password if password is None else password,
+        }
+        return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn)
 
     # -- behaviour switches ---------------------------------------------------------------------
 
