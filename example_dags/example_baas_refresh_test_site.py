@@ -1,7 +1,7 @@
 """Refresh the test site from last night's backup: list what it holds, restore two databases, check.
 
 ``restore`` picks the newest SUCCESSFUL execution of ``daily_warehouse_backup`` (refusing one older
-than 36 hours), checks that WAREHOUSE and WAREHOUSE_STAGE are in it and that the database user of
+than 36 hours), checks that WAREHOUSE and WAREHOUSE_MART are in it and that the database user of
 the ``teradata_restore`` connection may restore them, creates the restore on the DR site, and waits
 for it in the triggerer. A retry after a worker crash waits for the same restore; it never creates
 a second one.
@@ -50,7 +50,7 @@ with DAG(
         task_id="restore",
         job_name=BACKUP_JOB,
         max_age=timedelta(hours=36),
-        objects=["WAREHOUSE", "WAREHOUSE_STAGE"],
+        objects=["WAREHOUSE", "WAREHOUSE_MART"],
         target_site=TEST_SITE,
         teradata_conn_id="teradata_restore",
         skip_statistics=True,
