@@ -236,9 +236,10 @@ class BaasRestoreOperator(BaseOperator):
         hook = self.hook
         site = hook.resolve_site_id(self.site_id)
         ledger = self._ledger(context, site)
-        memory = self._reattach(hook, ledger, site) if self.reattach else None
+        earlier = ledger.earlier() if self.reattach else None
+        memory, unsent = self._reattach(hook, ledger, earlier, site) if earlier else (None, None)
         if memory is None:
-            memory = self._create(hook, context, ledger, specs, site)
+            memory = self._create(hook, context, ledger, specs, site, unsent)
         self._publish(hook, context, memory, site)
         self._started = memory
         if not self.wait_for_completion:
@@ -283,22 +284,24 @@ class BaasRestoreOperator(BaseOperator):
 
         return RestoreLedger(context, site)
 
-    def _reattach(self, hook: BaasHook, ledger: RestoreLedger, site: str) -> RestoreMemory | None:
-        """The restore an earlier try created, unless it failed; None when there is none."""
+    def _reattach(
+        self, hook: BaasHook, ledger: RestoreLedger, earlier: RestoreMemory, site: str
+    ) -> tuple[RestoreMemory | None, RestoreMemory | None]:
+        """``(restore to wait for, None)`` when an earlier try's restore runs or succeeded;
+        ``(None, earlier)`` when the site does not list the restore that try was about to create (it
+        is created now under the same name and from the same backup, so a request of that try that
+        did arrive meets its own restore, never a second one); ``(None, None)`` when it failed."""
         from dataclasses import replace
 
-        earlier = ledger.earlier()
-        if earlier is None:
-            return None
         if earlier.restore_id is None:
             found = hook.find_restore_by_name(earlier.name, site)
             if found is None:
                 self.log.warning(
                     "An earlier try was about to create BaaS restore %r, which the site does not list: "
-                    "creating it now.",
+                    "creating it now under that name.",
                     earlier.name,
                 )
-                return None
+                return None, earlier
             earlier = replace(earlier, restore_id=found.restore_id)
             ledger.remember(earlier)
             status = found.status
@@ -311,7 +314,7 @@ class BaasRestoreOperator(BaseOperator):
                 earlier.name,
                 status,
             )
-            return None
+            return None, None
         self.log.warning(
             "Reattaching to BaaS restore %s (%r, status %s) that an earlier try of this task instance "
             "created (found via %s); not creating another.",
@@ -320,22 +323,33 @@ class BaasRestoreOperator(BaseOperator):
             status,
             ledger.store_name,
         )
-        return earlier
+        return earlier, None
 
     # -- creating the restore
 
     def _create(
-        self, hook: BaasHook, context: Any, ledger: RestoreLedger, specs: list[ObjectSpec], site: str
+        self,
+        hook: BaasHook,
+        context: Any,
+        ledger: RestoreLedger,
+        specs: list[ObjectSpec],
+        site: str,
+        unsent: RestoreMemory | None,
     ) -> RestoreMemory:
+        """Check, then create the restore. ``unsent``: what an earlier try was about to create
+        (its backup and name are used again)."""
         from airflow_provider_baas.reattach import RestoreMemory
 
-        job_id = resolve_job_id(hook, self.job_id, self.job_name, site)
-        execution_id = self._backup_execution(hook, job_id, site)
+        credentials = self._credentials()  # a broken teradata connection fails before any request
+        if unsent is not None:
+            job_id, execution_id = unsent.job_id, unsent.execution_id
+        else:
+            job_id = resolve_job_id(hook, self.job_id, self.job_name, site)
+            execution_id = self._backup_execution(hook, job_id, site)
         listing = hook.list_backup_objects(
             job_id, execution_id, site, poll_interval=min(self.polling.poll_interval, PREPARATION_POLL)
         )
         entries = [self._entry(spec, listed) for spec, listed in match_backup_objects(specs, listing)]
-        credentials = self._credentials()
         if self.check_permissions:
             hook.check_restore_permissions(
                 job_id,
@@ -345,7 +359,7 @@ class BaasRestoreOperator(BaseOperator):
                 credentials=credentials,
                 site_id=site,
             )
-        name = name_for_try(self._base_name(context), _try_number(context))
+        name = unsent.name if unsent else name_for_try(self._base_name(context), _try_number(context))
         ledger.remember(RestoreMemory(job_id, execution_id, name))
         restore_id = hook.create_restore(
             job_id,
