@@ -62,16 +62,6 @@ OBJECT_KEYS = frozenset(
 )
 
 
-def check_identifier(value: Any, what: str) -> str:
-    """A Teradata object name (the hook's rule: 1-128 characters, no control characters or path
-    separators).
-
-    :param value: the name.
-    :param what: what it names, for the error message.
-    """
-    return validate_object_name(value, what)
-
-
 def check_object_type(value: Any, what: str) -> ObjectType:
     """One of ``ObjectType`` (any case): a DAG author's word for a type the API's objects use."""
     word = validate_object_type(value, what)
@@ -135,7 +125,7 @@ def parse_objects(objects: Any) -> list[ObjectSpec]:
     labels = [s.label.casefold() for s in specs]
     dupes = sorted({spec.label for spec, key in zip(specs, labels, strict=True) if labels.count(key) > 1})
     if dupes:
-        raise BaasValidationError(f"objects names {', '.join(dupes)} more than once")
+        raise BaasValidationError(f"objects lists {', '.join(dupes)} more than once")
     return specs
 
 
@@ -146,7 +136,7 @@ def _parse_one(item: Any, where: str) -> ObjectSpec:
         return _parse_dict(item, where)
     if isinstance(item, BackupObject):  # listed by the server: its type is restorable as it is
         return ObjectSpec(
-            check_identifier(item.object_name, f"{where} object_name"),
+            validate_object_name(item.object_name, f"{where} object_name"),
             item.parent_name if str(item.object_type or "").upper() not in CONTAINER_TYPES else None,
             str(item.object_type).upper() if item.object_type else None,
         )
@@ -161,20 +151,20 @@ def _parse_name(text: str, where: str) -> ObjectSpec:
     if len(parts) > 2:
         for part in parts:  # a path separator or control character is the clearer reason
             if part:
-                check_identifier(part, f"{where} name")
+                validate_object_name(part, f"{where} name")
         raise BaasValidationError(f"{where} {text!r}: write a database as NAME and a table as DATABASE.TABLE")
     if len(parts) == 2:
-        parent = check_identifier(parts[0].strip(), f"{where} database")
-        return ObjectSpec(check_identifier(parts[1].strip(), f"{where} object name"), parent)
-    return ObjectSpec(check_identifier(text.strip(), f"{where} name"))
+        parent = validate_object_name(parts[0].strip(), f"{where} database")
+        return ObjectSpec(validate_object_name(parts[1].strip(), f"{where} object name"), parent)
+    return ObjectSpec(validate_object_name(text.strip(), f"{where} name"))
 
 
 def _parse_dict(item: Mapping[str, Any], where: str) -> ObjectSpec:
     if unknown := sorted(set(item) - OBJECT_KEYS):
         raise BaasValidationError(f"{where} has unknown keys {unknown}; known: {sorted(OBJECT_KEYS)}")
-    name = check_identifier(item.get("object_name"), f"{where} object_name")
+    name = validate_object_name(item.get("object_name"), f"{where} object_name")
     parent = item.get("parent_name")
-    parent = None if parent is None else check_identifier(parent, f"{where} parent_name")
+    parent = None if parent is None else validate_object_name(parent, f"{where} parent_name")
     object_type = item.get("object_type")
     checked_type = None if object_type is None else check_object_type(object_type, f"{where} object_type")
     include_all = item.get("include_all")
@@ -194,10 +184,10 @@ def _exclusions(value: Any, where: str) -> tuple[Any, ...] | None:
     entries = []
     for i, entry in enumerate(value):
         if isinstance(entry, str):
-            name = check_identifier(entry, f"{where}[{i}]")
+            name = validate_object_name(entry, f"{where}[{i}]")
             entries.append({"object_name": name, "object_type": str(EXCLUDED_NAME_TYPE)})
         elif isinstance(entry, Mapping):
-            check_identifier(entry.get("object_name"), f"{where}[{i}].object_name")
+            validate_object_name(entry.get("object_name"), f"{where}[{i}].object_name")
             checked = validate_object_type(entry.get("object_type"), f"{where}[{i}].object_type")
             entries.append({**entry, "object_type": checked})
         else:

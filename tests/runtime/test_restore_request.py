@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_baas.errors import BaasValidationError
+from airflow_provider_baas.models import BackupObject
 from airflow_provider_baas.restore_request import (
     MAX_RESTORE_NAME_CHARS,
     ObjectSpec,
-    check_identifier,
     default_restore_name,
     match_backup_objects,
     name_for_try,
@@ -67,7 +67,7 @@ def test_bad_objects_are_refused_with_the_reason(objects: Any, message: str) -> 
 
 
 def test_a_name_of_128_characters_is_a_teradata_name() -> None:
-    assert check_identifier("A" * 128, "name") == "A" * 128
+    assert parse_objects(["A" * 128, "B" * 128 + "." + "C" * 128])[1] == ObjectSpec("C" * 128, "B" * 128)
 
 
 def test_matching_pairs_each_object_with_what_the_backup_lists_case_insensitively() -> None:
@@ -146,3 +146,24 @@ def test_a_later_try_gets_its_own_name_within_the_limit() -> None:
     long = "x" * MAX_RESTORE_NAME_CHARS
     assert len(name_for_try(long, 2)) == MAX_RESTORE_NAME_CHARS
     assert name_for_try(long, 2) != name_for_try(long, 3)
+
+
+def test_exclusions_become_typed_dicts_and_a_dict_must_say_its_type() -> None:
+    (spec,) = parse_objects(
+        [{"object_name": "SALES", "exclude_objects": ["T1", {"object_name": "V", "object_type": "view"}]}]
+    )
+    assert spec.exclude_objects == (
+        {"object_name": "T1", "object_type": "TABLE"},
+        {"object_name": "V", "object_type": "VIEW"},
+    )
+    with pytest.raises(BaasValidationError, match="object_type"):
+        parse_objects([{"object_name": "SALES", "exclude_objects": [{"object_name": "T1"}]}])
+
+
+def test_a_listed_backup_object_of_any_type_is_restorable_as_listed() -> None:
+    macro = BackupObject("M1", "MACRO", "SALES", "DATABASE")
+    (spec,) = parse_objects([macro])
+    assert spec == ObjectSpec("M1", "SALES", "MACRO")
+    assert match_backup_objects([spec], [Listed("M1", "MACRO", "SALES")])[0][1].object_type == "MACRO"
+    with pytest.raises(BaasValidationError, match="not a known object type"):
+        parse_objects([{"object_name": "M1", "object_type": "MACRO"}])  # typed by hand: the known words only
