@@ -14,8 +14,10 @@ from tests.airflow_version import AIRFLOW_VERSION
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 pytestmark = pytest.mark.dag
-# Airflow's Human-in-the-loop operators exist from 3.1 on (the approval example skips without them).
+# Airflow's Human-in-the-loop operators exist from 3.1 on (the approval example skips without them);
+# dag.test() can run them from 3.3 on (run_examples.human_in_the_loop_untestable).
 HUMAN_IN_THE_LOOP = AIRFLOW_VERSION >= (3, 1)
+HUMAN_IN_THE_LOOP_UNDER_DAG_TEST = HUMAN_IN_THE_LOOP and AIRFLOW_VERSION >= (3, 3)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def report() -> dict:
 
 def test_every_example_dag_imports_without_errors(report: dict) -> None:
     assert report["import_errors"] == {}
-    expected = {p.stem for p in EXAMPLES.glob("example_*.py")}
+    expected = {p.stem for p in EXAMPLES.glob("example_*.py")} - set(report["not_run"])
     if not backup_watchers_supported():  # that example defines its DAG only where watchers exist
         expected.discard("example_baas_after_scheduled_backup")
     assert len(report["runs"]) >= len(expected)
@@ -98,6 +100,9 @@ def test_the_refresh_example_restores_two_databases_of_the_newest_good_backup_in
 def test_the_production_restore_runs_only_once_approved_and_skips_without_human_in_the_loop(
     report: dict,
 ) -> None:
+    if HUMAN_IN_THE_LOOP and not HUMAN_IN_THE_LOOP_UNDER_DAG_TEST:
+        assert "HITLTrigger" in report["not_run"]["example_baas_restore_to_production"]
+        return  # imported without errors (above); dag.test() cannot answer its trigger here
     tasks = report["runs"]["example_baas_restore_to_production"]["tasks"]
     ours = [r for r in report["restores"] if "restore_to_production" in r["name"]]
     if HUMAN_IN_THE_LOOP:  # approved by the runner, as a human would in "Required actions"
