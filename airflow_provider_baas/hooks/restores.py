@@ -423,20 +423,20 @@ class BaasRestoreMixin:
         """Poll O2 until the preparation ends; the clock is the longer of real time and time slept."""
         started, slept = time.monotonic(), 0.0
         label = preparation_id or "(no id: the site's current one)"
+        redact = self.config.secrets.redact  # the server's words, like every API error's
         while True:
             preparation = yield from self._plan_preparation_status(preparation_id or None, site_id)
             outcome = PREPARATION_POLICY.classify(preparation.status)
+            details = redact(preparation.details or "")
             if outcome is Outcome.SUCCESS:
                 return preparation
             if outcome is Outcome.FAILED:
-                raise BaasObjectsPreparationFailed(
-                    preparation_id, str(preparation.status), preparation.details
-                )
+                raise BaasObjectsPreparationFailed(preparation_id, str(preparation.status), details or None)
             elapsed = max(time.monotonic() - started, slept)
             if elapsed + poll_interval > timeout:
                 raise BaasWaitTimeout(
                     f"Preparation {label} of the backup's objects did not finish within {timeout:g} s "
-                    f"(last status {preparation.status or '(none)'}: {preparation.details or 'no details'})"
+                    f"(last status {preparation.status or '(none)'}: {details or 'no details'})"
                 )
             yield Sleep(poll_interval)
             slept += poll_interval

@@ -4,6 +4,7 @@ Serves a scenario until SIGINT/SIGTERM. The first lines of stdout are::
 
     BaaS simulator listening on http://127.0.0.1:PORT
     AIRFLOW_CONN_BAAS_DEFAULT='{"conn_type": "baas", ...}'
+    AIRFLOW_CONN_TERADATA_DEFAULT='{"conn_type": "teradata", ...}'   (the database user for restores)
 
 followed by a few informational lines.
 """
@@ -129,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, value = sim.airflow_conn_env(args.conn_id)
         print(f"BaaS simulator listening on {sim.url}")
         print(f"{name}={shlex.quote(value)}")
+        td_name, td_value = sim.teradata_conn_env()  # the database user restores need (docs/restores.md)
+        print(f"{td_name}={shlex.quote(td_value)}")
         print(f"# base URL {sim.base_url}, default site {sim.site_id}, time scale {sim.time_scale:g}")
         sites = ", ".join(
             f"{s.site_id} (jobs {', '.join(str(j.job_id) for j in s.jobs)})" for s in scenario.sites

@@ -538,3 +538,35 @@ def test_bad_lookups_fail_before_any_request(hook, requests_mock, creds):
         with pytest.raises(BaasValidationError):
             call()
     assert requests_mock.request_history == []
+
+
+FAILURES = {
+    "400-echo": {"status_code": 400, "json": {"message": f"bad header Basic {BASIC}"}},
+    "401": {"status_code": 401, "json": {"message": f"logon failed for {LOGIN}:{PASSWORD}"}},
+    "403": {"status_code": 403, "json": {"message": "denied"}},
+    "lost-then-unknown": {"exc": requests.exceptions.ReadTimeout(f"timed out; sent Basic {BASIC}")},
+}
+
+
+@pytest.mark.parametrize("answer", FAILURES.values(), ids=FAILURES.keys())
+def test_no_frame_of_a_failed_create_shows_the_credentials(hook, requests_mock, creds, answer):
+    """What error reporters show (text, repr, every frame's locals) holds no form of the credentials."""
+    import traceback
+
+    requests_mock.post(CREATE, **answer)
+    requests_mock.get(RESTORES, json=[])
+    with pytest.raises(Exception) as info:
+        hook.create_restore(34, "e-1", name="n", objects=[WAREHOUSE], credentials=creds)
+    shown = traceback.TracebackException.from_exception(info.value, capture_locals=True)
+    # Every frame but this test's own (whose parameters hold the secrets by construction).
+    frames = [f for f in shown.stack if f.filename != __file__]
+    assert any(f.name == "_plan_create_restore" for f in frames)
+    text = "\n".join(
+        [
+            str(info.value),
+            repr(info.value),
+            *(f"{f.name} {k}={v}" for f in frames for k, v in (f.locals or {}).items()),
+        ]
+    )
+    for secret in (PASSWORD, BASIC, f"{LOGIN}:{PASSWORD}"):
+        assert secret not in text

@@ -97,6 +97,9 @@ def test_serve_request_and_stop(spawn, sig: signal.Signals) -> None:
         "password": "cli-token",
         "extra": {"site_id": "demo-site"},
     }
+    td_name, _, td_quoted = proc.read_line().strip().partition("=")
+    assert td_name == "AIRFLOW_CONN_TERADATA_DEFAULT"
+    assert json.loads(shlex.split(td_quoted)[0])["conn_type"] == "teradata"
 
     headers = {"Authorization": "Bearer cli-token"}
     jobs = requests.get(f"{url}/data-protection/v2/sites/demo-site/jobs", headers=headers, timeout=5)
