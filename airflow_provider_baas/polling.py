@@ -574,3 +574,24 @@ def log_wait(log: Any, decision: Decision) -> None:
         log.info("%s", decision.message)
     else:
         log.debug("%s", decision.message)
+
+
+@dataclass
+class RestoreWatch(ExecutionWatch):
+    """The wait for one restore (R1): judged like an execution, named as a restore.
+
+    ``job_id`` and ``execution_id`` are the backup the restore reads from.
+    """
+
+    restore_id: str = ""
+
+    @property
+    def subject(self) -> str:
+        return f"BaaS restore {self.restore_id} (of execution {self.execution_id} of job {self.job_id})"
+
+    def _timeout_message(self) -> str:
+        status = f" (last status {self.last_status})" if self.last_status else ""
+        return (
+            f"Timed out after {format_duration(self.elapsed())} waiting for {self.subject}{status}. "
+            f"The BaaS API has no cancel endpoint: the restore goes on on the server."
+        )

@@ -35,7 +35,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "operators": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.operators.baas"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_baas.operators.baas",
+                    "airflow_provider_baas.operators.restore",
+                ],
+            }
         ],
         "sensors": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_baas.sensors.baas"]}
@@ -47,10 +53,14 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_baas.triggers.baas",
                     "airflow_provider_baas.triggers.events",
+                    "airflow_provider_baas.triggers.restore",
                 ],
             }
         ],
-        "extra-links": ["airflow_provider_baas.operators.baas.BaasExecutionLink"],
+        "extra-links": [
+            "airflow_provider_baas.operators.baas.BaasExecutionLink",
+            "airflow_provider_baas.operators.restore.BaasRestoreLink",
+        ],
         # Airflow 3 reads asset-uris, Airflow 2.11 dataset-uris: baas://<host>/<site_id>/jobs/<job_id>
         "asset-uris": [{"schemes": ["baas"], "handler": "airflow_provider_baas.assets.sanitize_uri"}],
         "dataset-uris": [{"schemes": ["baas"], "handler": "airflow_provider_baas.assets.sanitize_uri"}],

@@ -277,3 +277,57 @@ def _state_store(context: Any) -> Any:
         return context.get("task_state_store") if hasattr(context, "get") else None
     except Exception:  # an accessor that cannot reach the API server behaves as "no store"
         return None
+
+
+RESTORE_STATE_KEY = "baas_restore"
+
+
+@dataclass(frozen=True)
+class RestoreMemory:
+    """What an earlier try of a restore task did: the backup it restores, the restore's name (sent
+    before the POST) and, once the server answered, the restore's id."""
+
+    job_id: str
+    execution_id: str
+    name: str
+    restore_id: str | None = None
+
+
+class RestoreLedger:
+    """Remembers, per task instance, the restore it created: its name before the POST, its id after.
+
+    The same store as ``ExecutionLedger`` (the task state store, else one Airflow Variable per task
+    instance), under its own key; forgotten when the task succeeds.
+    """
+
+    def __init__(self, context: Any, site_id: str) -> None:
+        ti = context.get("ti") if hasattr(context, "get") else None
+        task_store = _state_store(context)
+        self._store = task_store if task_store is not None else _variable_store(ti)
+        self.store_name = "task state store" if task_store is not None else "Airflow Variable"
+        self._site_id = site_id
+
+    def earlier(self) -> RestoreMemory | None:
+        """What an earlier try of this task instance sent on this site, if anything can tell."""
+        memory = self._store.get(RESTORE_STATE_KEY) if self._store is not None else None
+        if not isinstance(memory, dict) or str(memory.get("site_id")) != self._site_id:
+            return None
+        try:
+            return RestoreMemory(
+                str(memory["job_id"]),
+                str(memory["execution_id"]),
+                str(memory["name"]),
+                None if memory.get("restore_id") is None else str(memory["restore_id"]),
+            )
+        except KeyError:
+            return None
+
+    def remember(self, memory: RestoreMemory) -> None:
+        """Before the POST (name only) and after it (with the id)."""
+        if self._store is not None:
+            self._store.set(RESTORE_STATE_KEY, {"site_id": self._site_id, **asdict(memory)})
+
+    def forget(self) -> None:
+        """After success: a later clear-and-rerun of the task creates a new restore."""
+        if self._store is not None and hasattr(self._store, "delete"):
+            self._store.delete(RESTORE_STATE_KEY)

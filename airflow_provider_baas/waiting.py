@@ -108,7 +108,13 @@ def running_test(policy: StatusPolicy) -> Any:
     return lambda status: policy.classify(status) is Outcome.RUNNING
 
 
-def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any = None) -> Decision:
+def poll_once(
+    hook: BaasHook,
+    watch: ExecutionWatch,
+    site_id: str | None,
+    log: Any = None,
+    read: Callable[[], Any] | None = None,
+) -> Decision:
     """One blocking poll judged by the watch (transient errors come back as a WAIT decision).
 
     The poll reads what the watch's ``lookup`` has learned answers it, one request in the usual
@@ -119,17 +125,23 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
     :param watch: the wait; its lookup choice learns from this poll.
     :param site_id: the site (None: the connection's).
     :param log: where a failed poll is reported (None: nowhere).
+    :param read: what one poll reads instead (a restore wait reads R1); its answer is judged by
+        ``watch.observe``.
     """
     if (timed_out := watch.check_deadline()) is not None:
         return timed_out
     hook.retry_deadline = watch.deadline
     try:
-        polled = hook.poll_execution_by(
-            watch.job_id,
-            watch.execution_id,
-            site_id,
-            is_running=running_test(watch.status_policy),
-            lookup=watch.lookup.next(),
+        polled = (
+            read()
+            if read is not None
+            else hook.poll_execution_by(
+                watch.job_id,
+                watch.execution_id,
+                site_id,
+                is_running=running_test(watch.status_policy),
+                lookup=watch.lookup.next(),
+            )
         )
     except Exception as exc:
         decision = watch.observe_error(exc)
@@ -138,19 +150,26 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
                 "Poll of %s failed (%s); retrying in %s", watch.subject, exc, format_duration(decision.wait)
             )
         return decision
-    return watch.observe_poll(polled)
+    return watch.observe(polled) if read is not None else watch.observe_poll(polled)
 
 
-def wait_blocking(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any) -> Decision:
+def wait_blocking(
+    hook: BaasHook,
+    watch: ExecutionWatch,
+    site_id: str | None,
+    log: Any,
+    read: Callable[[], Any] | None = None,
+) -> Decision:
     """Poll until the watch reaches a final decision, sleeping as the polling policy says.
 
     :param hook: the hook.
     :param watch: the wait.
     :param site_id: the site.
     :param log: the task's logger.
+    :param read: what one poll reads (see ``poll_once``).
     """
     while True:
-        decision = poll_once(hook, watch, site_id, log)
+        decision = poll_once(hook, watch, site_id, log, read)
         if decision.final:
             return decision
         log_wait(log, decision)
@@ -265,6 +284,7 @@ def conclude(
     deadline_kind: str,
     log: Any,
     on_timeout: Callable[[str], None] | None = None,
+    no_cancel: str | None = None,
 ) -> dict[str, Any]:
     """The end of every wait, blocking or resumed: the final record on success, else the exception
     that tells the DAG author why. ``on_timeout`` (a sensor's) handles the wait's own timeout.
@@ -275,6 +295,7 @@ def conclude(
     :param deadline_kind: which limit a timeout was.
     :param log: the task's logger.
     :param on_timeout: called with the message when the wait's own timeout ended it.
+    :param no_cancel: replaces the execution's "goes on on the server" line (a restore's).
     """
     if decision.state == SUCCESS:
         log.info("%s", decision.message)
@@ -282,7 +303,8 @@ def conclude(
     if decision.state == FAILED:
         raise BaasExecutionFailed(decision.message)
     if decision.state == TIMEOUT:
-        log.error("%s %s", decision.message, NO_CANCEL.format(execution_id=execution_id, job_id=job_id))
+        no_cancel = no_cancel or NO_CANCEL.format(execution_id=execution_id, job_id=job_id)
+        log.error("%s %s", decision.message, no_cancel)
         if deadline_kind == DeadlineKind.EXECUTION_TIMEOUT:
             raise AirflowTaskTimeout(f"execution_timeout reached: {decision.message}")
         if on_timeout is not None:

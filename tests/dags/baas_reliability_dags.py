@@ -10,6 +10,7 @@ except ImportError:  # Airflow 2.11
     from airflow import DAG
 
 from airflow_provider_baas.operators.baas import BaasExecuteJobOperator
+from airflow_provider_baas.operators.restore import BaasRestoreOperator
 from airflow_provider_baas.sensors.baas import BaasExecutionSensor
 
 START = datetime(2026, 1, 1)
@@ -43,4 +44,19 @@ with DAG("baas_rel_secrets_failure", schedule=None, start_date=START, catchup=Fa
         baas_conn_id="baas_rel_token",
         retries=0,
         retry_delay=timedelta(seconds=0),
+    )
+
+# A restore: the database password of connection teradata_rel (set by the test) must leave no trace.
+with DAG("baas_rel_secrets_restore", schedule=None, start_date=START, catchup=False, tags=["baas-tests"]):
+    BaasRestoreOperator(
+        task_id="restore",
+        job_id=34,
+        objects=["WAREHOUSE", "WAREHOUSE.ORDERS"],
+        target_site="{{ params.target_site }}",
+        teradata_conn_id="teradata_rel",
+        deferrable=True,
+        poll_interval=0.2,
+        baas_conn_id="baas_rel_token",
+        retries=0,
+        params={"target_site": "demo-site"},
     )

@@ -6,6 +6,7 @@ base64 forms and the minted JWTs."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -134,3 +135,32 @@ def test_pat_key_and_jwts_leave_no_trace_in_a_dag_run(
         assert states == {"backup": "success", "check": "success", "__run__": "success"}
         assert len(mints) >= 3
         scan_run(capfd, caplog, sim, [PAT, rsa_key[0]], mints)
+
+
+DB_PASSWORD = "td-Restore-Secret-4711-xyz"
+
+
+@pytest.mark.usefixtures("everything_logged")
+def test_database_password_leaves_no_trace_in_a_restore_run(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch, capfd: Any, caplog: Any
+) -> None:
+    """Deferred restore (XCom, rendered fields, trigger kwargs in the DB), then a failed one whose
+    error body echoes the password and the x-auth-credentials header."""
+    with BaasSimulator(token=TOKEN, time_scale=600) as sim:  # a restore takes 1 s: it defers
+        set_conn(monkeypatch, sim, "baas_rel_token")
+        sim.set_database_credentials("dbc_rel", DB_PASSWORD)
+        conn = {"conn_type": "teradata", "login": "dbc_rel", "password": DB_PASSWORD}
+        monkeypatch.setenv("AIRFLOW_CONN_TERADATA_REL", json.dumps(conn))
+        states = run_dag(dagbag, "baas_rel_secrets_restore")
+        assert states == {"restore": "success", "__run__": "success"}
+        header = "Basic " + base64.b64encode(f"dbc_rel:{DB_PASSWORD}".encode()).decode()
+        echo = {"message": f"user dbc_rel ({DB_PASSWORD}, {header}) may not restore WAREHOUSE"}
+        sim.add_fault(
+            kind="status", status=403, body=echo, method="POST", path="*/restore-permissions", count=None
+        )
+        states = run_dag(dagbag, "baas_rel_secrets_restore")
+        assert states == {"restore": "failed", "__run__": "failed"}
+        seen = scan_run(capfd, caplog, sim, [DB_PASSWORD, f"dbc_rel:{DB_PASSWORD}", header], [])
+    text = "\n".join(seen.values())
+    assert "may not restore WAREHOUSE" in text  # the failure and its reason were logged...
+    assert "restore_id" in text and "BaasRestoreTrigger" in text  # ...XCom and the trigger row were read
