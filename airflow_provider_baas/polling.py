@@ -587,6 +587,7 @@ class RestoreWatch(ExecutionWatch):
 
     @property
     def subject(self) -> str:
+        """What the wait is for, in log lines and messages."""
         return f"BaaS restore {self.restore_id} (of execution {self.execution_id} of job {self.job_id})"
 
     def _timeout_message(self) -> str:

@@ -298,6 +298,9 @@ class RestoreLedger:
 
     The same store as ``ExecutionLedger`` (the task state store, else one Airflow Variable per task
     instance), under its own key; forgotten when the task succeeds.
+
+    :param context: the task's Airflow context.
+    :param site_id: the site the restore is created on.
     """
 
     def __init__(self, context: Any, site_id: str) -> None:
@@ -323,7 +326,10 @@ class RestoreLedger:
             return None
 
     def remember(self, memory: RestoreMemory) -> None:
-        """Before the POST (name only) and after it (with the id)."""
+        """Before the POST (name only) and after it (with the id).
+
+        :param memory: what this try sent.
+        """
         if self._store is not None:
             self._store.set(RESTORE_STATE_KEY, {"site_id": self._site_id, **asdict(memory)})
 

@@ -63,7 +63,11 @@ OBJECT_KEYS = frozenset(
 
 
 def check_object_type(value: Any, what: str) -> ObjectType:
-    """One of ``ObjectType`` (any case): a DAG author's word for a type the API's objects use."""
+    """One of ``ObjectType`` (any case): a DAG author's word for a type the API's objects use.
+
+    :param value: the type word.
+    :param what: where it was given, for the error.
+    """
     word = validate_object_type(value, what)
     if word not in KNOWN_TYPES:
         known = ", ".join(sorted(KNOWN_TYPES))
@@ -90,11 +94,15 @@ class ObjectSpec:
 
     @property
     def label(self) -> str:
+        """The object as messages name it: ``PARENT.NAME (TYPE)``."""
         name = f"{self.parent_name}.{self.object_name}" if self.parent_name else self.object_name
         return f"{name} ({self.object_type})" if self.object_type else name
 
     def matches(self, listed: Any) -> bool:
-        """Whether an O3 listing entry is this object (Teradata names compare case-insensitively)."""
+        """Whether an O3 listing entry is this object (Teradata names compare case-insensitively).
+
+        :param listed: a ``BackupObject`` the backup lists.
+        """
         if not _same(listed.object_name, self.object_name):
             return False
         listed_type = str(listed.object_type or "").upper()
@@ -196,7 +204,10 @@ def _exclusions(value: Any, where: str) -> tuple[Any, ...] | None:
 
 
 def check_exclusions(value: Any) -> tuple[Any, ...]:
-    """The operator-wide ``exclude_objects`` (applied to every object that sets none)."""
+    """The operator-wide ``exclude_objects`` (applied to every object that sets none).
+
+    :param value: the DAG author's ``exclude_objects``.
+    """
     return _exclusions(value, "exclude_objects") or ()
 
 
@@ -251,7 +262,11 @@ def match_backup_objects(specs: Iterable[ObjectSpec], listing: Sequence[Any]) ->
 
 
 def describe_listing(listing: Sequence[Any], limit: int = 50) -> str:
-    """What a backup holds, for an error message: ``SALES (DATABASE), HR.EMPLOYEES (TABLE)``."""
+    """What a backup holds, for an error message: ``SALES (DATABASE), HR.EMPLOYEES (TABLE)``.
+
+    :param listing: the backup's objects (O3).
+    :param limit: how many are named before the rest are counted.
+    """
     if not listing:
         return "nothing (the backup lists no objects)"
     names = [f"{_qualified(e)} ({e.object_type})" for e in listing]
@@ -270,23 +285,32 @@ def default_restore_name(dag_id: str, task_id: str, run_id: str, map_index: Any)
 
     Characters other than letters, digits, ``_ . -`` become ``_``; a name too long keeps a readable
     prefix and ends in a hash of the whole, so two task instances never share a name.
+
+    :param dag_id: the DAG.
+    :param task_id: the task.
+    :param run_id: the DAG run.
+    :param map_index: the mapped task's index (-1 or None: not mapped).
     """
     parts = ["airflow", dag_id, task_id, run_id]
     if map_index is not None and str(map_index) not in ("", "-1"):
         parts.append(str(map_index))
-    return fit_name(_NAME_UNSAFE.sub("_", "-".join(str(p) for p in parts)), "-".join(map(str, parts)))
+    return _fit_name(_NAME_UNSAFE.sub("_", "-".join(str(p) for p in parts)), "-".join(map(str, parts)))
 
 
 def name_for_try(name: str, try_number: int) -> str:
     """The name a try gives a new restore: the first try's as is, a later one's ends ``-t<try>``
-    (a retry after a failed restore, or a cleared task, must not reuse the earlier restore's name)."""
+    (a retry after a failed restore, or a cleared task, must not reuse the earlier restore's name).
+
+    :param name: the task instance's restore name.
+    :param try_number: the try.
+    """
     if try_number <= 1:
         return name
     candidate = f"{name}-t{try_number}"
-    return fit_name(candidate, candidate)
+    return _fit_name(candidate, candidate)
 
 
-def fit_name(name: str, whole: str) -> str:
+def _fit_name(name: str, whole: str) -> str:
     if len(name) <= MAX_RESTORE_NAME_CHARS:
         return name
     digest = hashlib.sha256(whole.encode()).hexdigest()[:16]

@@ -226,11 +226,18 @@ class BaasRestoreOperator(BaseOperator):
 
     @property
     def polling(self) -> PollingPolicy:
+        """The polling schedule of the restore's wait, up to ``poll_interval``."""
         return PollingPolicy(poll_interval=self.poll_interval or DEFAULT_POLL_INTERVAL)
 
     # -- the run
 
     def execute(self, context: Any) -> Any:
+        """Choose the backup, check the objects and permissions, create the restore (or attach to
+        the one an earlier try created), push its ids, and wait or defer.
+
+        :param context: the task's Airflow context.
+        :return: the final restore record, or the restore id with ``wait_for_completion=False``.
+        """
         specs = parse_objects(self.objects)  # again: templates are rendered now
         self._check_ids()
         hook = self.hook
@@ -248,7 +255,11 @@ class BaasRestoreOperator(BaseOperator):
         return self._wait(hook, context, memory, site)
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
-        """Resumes after the trigger: validates the event and concludes like the blocking path."""
+        """Resumes after the trigger: validates the event and concludes like the blocking path.
+
+        :param context: the task's Airflow context.
+        :param event: the trigger's event.
+        """
         decision = decision_from_event(event)
         if not event.get("restore_id"):
             from airflow_provider_baas.errors import BaasInvalidEvent
@@ -261,6 +272,7 @@ class BaasRestoreOperator(BaseOperator):
         return self._conclude(context, decision, memory, site, str(event.get("deadline_kind") or "timeout"))
 
     def on_kill(self) -> None:
+        """Say loudly that the restore goes on on the server (the API has no cancel endpoint)."""
         memory = getattr(self, "_started", None)
         if memory is not None:
             self.log.warning(self._no_cancel(memory))

@@ -56,6 +56,7 @@ class BaasRestoreTrigger(BaasWaitTrigger):
         self.first_interval = first_interval
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The classpath and JSON kwargs (no secret) that re-create this trigger after a restart."""
         return (
             self._classpath(),
             {
