@@ -111,7 +111,8 @@ class ModelApi:
     violations: list[str] = field(default_factory=list)
     lineage: str = "ti-1"
     job_type: str = "BACKUP"
-    first_summary: str | None = None
+    # The job's latest execution when a task first looked (at its first listing or summary read).
+    first_latest: str | None = None
     # The summary's last_execution_details show only the newest *finished* execution, so polls
     # must learn to read the listing (polling.LookupChoice).
     finished_only: bool = False
@@ -123,6 +124,8 @@ class ModelApi:
         if self.tick in self.other_runs:
             self._add("other", self.other_runs[self.tick], "SUCCESSFUL")
         path = spec.path
+        if spec.method == "GET" and self.first_latest is None:
+            self.first_latest = self._latest()
         if spec.method == "POST" and path.endswith("/execute"):
             return self._execute(spec)
         if path.endswith("/executions"):
@@ -130,6 +133,16 @@ class ModelApi:
         if path.endswith(f"/jobs/{JOB}"):
             return _json(200, self._job())
         return _json(404, {"message": f"no route {path}"})
+
+    def _latest(self) -> str | None:
+        """The job's latest execution: the one running or queued (the newest queued, else the
+        latest started), else the newest that finished."""
+        shown = self.visible()
+        running = [e for e in shown if not e.final]
+        if running:
+            queued = [e for e in running if _start(e) is None]
+            return (queued[-1] if queued else max(running, key=_start)).execution_id  # type: ignore[arg-type]
+        return shown[-1].execution_id if shown else None
 
     def visible(self) -> list[ModelExecution]:
         return [e for e in self.executions if self.tick - e.created_tick >= self.lag]
@@ -170,12 +183,6 @@ class ModelApi:
     def _job(self) -> dict[str, Any]:
         shown = [e for e in self.visible() if e.final] if self.finished_only else self.visible()
         newest = shown[-1] if shown else None
-        if self.first_summary is None and newest is not None:
-            self.first_summary = newest.execution_id  # the job's latest when a task first asked
-        elif self.first_summary is None and shown != self.visible():
-            # Nothing finished to show: the sensor takes the listing's newest start instead.
-            dated = [(t, e.execution_id) for e in self.visible() if (t := _start(e)) is not None]
-            self.first_summary = max(dated)[1] if dated else None
         details = None
         if newest is not None:
             restore = self.job_type == "RESTORE"
@@ -377,19 +384,19 @@ def test_sensor_stays_on_the_execution_it_resolved(
 
     def run_once(context: dict[str, Any]) -> Any:
         for _ in range(pokes):
-            target = api.owned(api.first_summary) if api.first_summary else None
+            target = api.owned(api.first_latest) if api.first_latest else None
             done_before = target is not None and target.final and target.status == "SUCCESSFUL"
             sensor = BaasExecutionSensor(task_id="wait", job_id=JOB, poke_interval=1, mode="reschedule")
             result = sensor.poke(context)
             if result:
                 return result.xcom_value
             if done_before:
-                missed.append(f"{api.first_summary} had succeeded, the poke did not pass")
+                missed.append(f"{api.first_latest} had succeeded, the poke did not pass")
         raise TimeoutError("still waiting")
 
     record, _errors = tries(run_once, store)
     assert missed == []
     if record is not None:
-        assert record["execution_id"] == api.first_summary, f"switched to {record['execution_id']}"
+        assert record["execution_id"] == api.first_latest, f"switched to {record['execution_id']}"
         execution = api.owned(str(record["execution_id"]))
         assert execution is not None and execution.status == "SUCCESSFUL", record
