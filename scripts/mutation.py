@@ -33,9 +33,28 @@ TESTS = {
     "freshness": ["tests/runtime/test_decisions.py", "tests/runtime/test_gate.py"],
     "reattach": ["tests/runtime/test_decisions.py", "tests/runtime/test_reattach_variable.py"],
     "models": ["tests/hook/test_models_status.py", "tests/runtime/test_decisions.py"],
+    # The fast unit tests first: with -x most mutants die there, before the simulator-backed ones.
+    "waiting": [
+        "tests/runtime/test_waiting.py",
+        "tests/runtime/test_operator.py",
+        "tests/runtime/test_sensor.py",
+    ],
 }
-# Only the id/time parts of models are decisions; its payload parsing is covered elsewhere.
-MODELS_PARTS = {"parse_time", "id_str", "executions_started_since", "executions_a_request_may_have_started"}
+# Modules mutated only in part (functions, or Class.method): the rest of the module is not a decision.
+# models: only its id/time parts decide (which execution a record is, when it started); its payload
+# parsing (_int_or_none, Job.from_dict's fields, to_dict) is covered by the hook tests.
+SCOPES = {
+    "models": {
+        "parse_time",
+        "id_str",
+        "LastExecution.from_dict",
+        "LastExecution.refers_to",
+        "Execution.from_job_summary",
+        "Execution.duration_seconds",
+        "executions_started_since",
+        "executions_a_request_may_have_started",
+    },
+}
 
 COMPARE_SWAPS = {
     ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
@@ -90,14 +109,28 @@ def _mutations(node: ast.AST) -> Iterator[tuple[str, callable]]:
         yield "if body -> pass", lambda n: setattr(n, "body", [ast.Pass()])
 
 
+def _functions(tree: ast.Module) -> Iterator[tuple[str, ast.FunctionDef]]:
+    """(name, node) of each top-level function and each method, as ``Class.method``."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            yield node.name, node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    yield f"{node.name}.{item.name}", item
+
+
 def _in_scope(module: str, tree: ast.Module) -> set[int]:
-    """Line numbers eligible for mutation (models: its id/time functions only)."""
-    if module != "models":
+    """Line numbers eligible for mutation: the whole module, or the functions ``SCOPES`` names."""
+    if module not in SCOPES:
         return {n.lineno for n in ast.walk(tree) if hasattr(n, "lineno")}
     lines: set[int] = set()
-    for fn in tree.body:
-        if isinstance(fn, ast.FunctionDef) and fn.name in MODELS_PARTS:
+    for name, fn in _functions(tree):
+        if name in SCOPES[module]:
             lines |= set(range(fn.lineno, (fn.end_lineno or fn.lineno) + 1))
+    missing = SCOPES[module] - {name for name, _ in _functions(tree)}
+    if missing:  # a renamed function must not silently drop out of the measure
+        raise SystemExit(f"{module}: no function {', '.join(sorted(missing))} to mutate")
     return lines
 
 
