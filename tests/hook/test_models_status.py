@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -171,6 +172,22 @@ def test_parse_time(value, expected):
     assert parsed == expected
     if parsed is not None:
         assert parsed.utcoffset() == timedelta(0)
+
+
+@pytest.fixture
+def worker_in_new_york(monkeypatch: pytest.MonkeyPatch):
+    """The worker's local time zone is not UTC (naive times must not be read in it)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("worker_in_new_york")
+def test_a_naive_server_time_is_utc_whatever_the_workers_time_zone():
+    assert parse_time("2022-12-07T11:35:00") == datetime(2022, 12, 7, 11, 35, tzinfo=UTC)
+    assert parse_time("2022-12-07T13:35:00+02:00") == datetime(2022, 12, 7, 11, 35, tzinfo=UTC)
 
 
 def test_execution_ids_and_numbers_are_normalised():

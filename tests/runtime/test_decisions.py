@@ -26,7 +26,11 @@ from airflow_provider_baas.freshness import (
     execution_to_join_after_conflict,
     judge_freshness,
 )
-from airflow_provider_baas.models import Execution, executions_started_since
+from airflow_provider_baas.models import (
+    Execution,
+    executions_a_request_may_have_started,
+    executions_started_since,
+)
 from airflow_provider_baas.polling import (
     ERROR,
     FRESH,
@@ -251,6 +255,29 @@ def test_queued_executions_count_as_started_since():
     queued = execution("q", "QUEUED")
 
     assert executions_started_since([queued], NOW) == [queued]
+
+
+def test_a_request_may_have_started_only_what_started_since_and_was_not_listed_before():
+    since = NOW - timedelta(seconds=60)
+    old = execution("old", "SUCCESSFUL", started=61, ended=30)
+    edge = execution("edge", "RUNNING", started=60)
+    listed = execution("listed", "RUNNING", started=10)
+    queued = execution("q", "QUEUED")
+
+    assert executions_a_request_may_have_started([old, edge, listed, queued], since) == [edge, listed]
+    assert executions_a_request_may_have_started(
+        [old, edge, listed, queued], since, None, known_before=["listed"]
+    ) == [edge, queued]
+
+
+def test_a_request_never_started_an_execution_of_another_run_type():
+    since = NOW - timedelta(seconds=60)
+    full = execution("full", "RUNNING", started=10, run_type=" full ")
+    delta = execution("delta", "RUNNING", started=10, run_type="DELTA")
+    untyped = execution("untyped", "RUNNING", started=10)
+
+    assert executions_a_request_may_have_started([full, delta, untyped], since, "FULL") == [full, untyped]
+    assert executions_a_request_may_have_started([full, delta, untyped], since, " ") == [full, delta, untyped]
 
 
 def test_a_status_policy_is_immutable():
