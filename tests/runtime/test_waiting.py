@@ -21,13 +21,26 @@ from airflow_provider_baas.errors import (
     BaasValidationError,
     BaasWaitTimeout,
 )
-from airflow_provider_baas.polling import ERROR, FAILED, FRESH, SUCCESS, TIMEOUT, WAIT, DeadlineKind, Decision
+from airflow_provider_baas.hooks.baas import BaasHook
+from airflow_provider_baas.polling import (
+    ERROR,
+    FAILED,
+    FRESH,
+    SUCCESS,
+    TIMEOUT,
+    WAIT,
+    DeadlineKind,
+    Decision,
+    ExecutionWatch,
+)
 from airflow_provider_baas.status import StatusPolicy
+from airflow_provider_baas.testing import BaasSimulator
 from airflow_provider_baas.waiting import (
     check_one_job_reference,
     conclude,
     decision_from_event,
     defer_timeout,
+    poll_once,
     running_test,
     seconds,
     task_deadline,
@@ -99,6 +112,19 @@ def test_only_a_running_status_keeps_the_hook_polling():
     assert running("RUNNING") is True
     assert running("SUCCESSFUL") is False
     assert running("FAILED") is False
+
+
+# --- poll_once ---------------------------------------------------------------------------------
+
+
+def test_no_poll_is_sent_once_the_deadline_has_passed(sim: BaasSimulator):
+    """A poll after the deadline could turn a timed-out wait into a success or failure."""
+    watch = ExecutionWatch(job_id="34", execution_id="121", deadline=time.time() - 1)
+
+    decision = poll_once(BaasHook(), watch, "demo-site", _Log())
+
+    assert decision.state == TIMEOUT
+    assert sim.requests == []
 
 
 # --- task_deadline and wait_deadline ---------------------------------------------------------
