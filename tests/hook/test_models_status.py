@@ -76,6 +76,14 @@ def test_last_execution_refers_to_backup_and_restore_ids_as_strings():
     assert not last.refers_to("12")
 
 
+@pytest.mark.parametrize("no_id", [None, "", "  "])
+def test_no_execution_id_never_matches_details_that_lack_one_of_the_ids(no_id):
+    backup_only = LastExecution.from_dict({"backup_job_execution_id": 121, "status": "RUNNING"})
+
+    assert backup_only is not None
+    assert not backup_only.refers_to(no_id)
+
+
 def test_job_summary_of_a_restore_is_the_execution_asked_for():
     job = {
         "job_id": 77,
