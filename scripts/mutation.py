@@ -31,7 +31,11 @@ TESTS = {
     "status": ["tests/hook/test_models_status.py", "tests/runtime/test_decisions.py"],
     "polling": ["tests/runtime/test_polling.py", "tests/runtime/test_decisions.py"],
     "freshness": ["tests/runtime/test_decisions.py", "tests/runtime/test_gate.py"],
-    "reattach": ["tests/runtime/test_decisions.py", "tests/runtime/test_reattach_variable.py"],
+    "reattach": [
+        "tests/runtime/test_decisions.py",
+        "tests/runtime/test_ledger.py",
+        "tests/runtime/test_reattach_variable.py",
+    ],
     "models": ["tests/hook/test_models_status.py", "tests/runtime/test_decisions.py"],
     # The fast unit tests first: with -x most mutants die there, before the simulator-backed ones.
     "waiting": [
