@@ -102,6 +102,7 @@ def test_job_summary_of_a_restore_is_the_execution_asked_for():
     assert (summary.execution_id, summary.job_id, summary.status) == ("900", "77", "RUNNING")
     assert summary.to_dict()["execution_id"] == "900"
     assert summary.job_name == "restore_to_test" and summary.status_detail is None
+    assert summary.run_type is None  # a job summary does not say which run type it was
     assert summary.start_time is not None and summary.start_time.year == 2026
     assert Execution.from_job_summary(job, "12") is None  # details of another execution
     assert Execution.from_job_summary({"job_id": 77}, "900") is None  # no details at all
@@ -235,7 +236,9 @@ def test_execution_duration_and_to_dict():
 
 def test_execution_duration_unknown_without_both_times():
     assert Execution.from_dict(execution_payload(1, end_time=None)).duration_seconds is None
-    assert Execution.from_dict(execution_payload(1, start_time=None)).to_dict()["start_time"] is None
+    no_start = Execution.from_dict(execution_payload(1, start_time=None))
+    assert no_start.end_time is not None and no_start.duration_seconds is None
+    assert no_start.to_dict()["start_time"] is None
 
 
 def test_execution_times_in_other_zones_are_converted():
