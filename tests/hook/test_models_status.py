@@ -236,7 +236,7 @@ def test_execution_duration_and_to_dict():
 
 def test_execution_duration_unknown_without_both_times():
     assert Execution.from_dict(execution_payload(1, end_time=None)).duration_seconds is None
-    no_start = Execution.from_dict(execution_payload(1, start_time=None))
+    no_start = Execution.from_dict(execution_payload(1, start_time=None, end_time="2024-01-01T10:02:30Z"))
     assert no_start.end_time is not None and no_start.duration_seconds is None
     assert no_start.to_dict()["start_time"] is None
 
