@@ -67,6 +67,9 @@ class _Log:
     def info(self, fmt, *args):
         self.lines.append(("info", fmt % args))
 
+    def warning(self, fmt, *args):
+        self.lines.append(("warning", fmt % args))
+
     def error(self, fmt, *args):
         self.lines.append(("error", fmt % args))
 
@@ -125,6 +128,30 @@ def test_no_poll_is_sent_once_the_deadline_has_passed(sim: BaasSimulator):
 
     assert decision.state == TIMEOUT
     assert sim.requests == []
+
+
+def test_a_failed_poll_the_wait_rides_out_is_logged_as_a_warning(sim: BaasSimulator):
+    sim.add_fault(kind="status", status=503, method="GET", count=1)
+    watch = ExecutionWatch(job_id="34", execution_id="121")
+    log = _Log()
+
+    decision = poll_once(BaasHook(), watch, "demo-site", log)
+
+    assert decision.state == WAIT
+    assert len(log.lines) == 1 and log.lines[0][0] == "warning"
+    assert log.lines[0][1].startswith("Poll of BaaS execution 121 of job 34 failed (")
+    assert "503" in log.lines[0][1] and log.lines[0][1].endswith("; retrying in 15.0s")
+
+
+def test_a_failed_poll_that_ends_the_wait_is_not_logged_as_retried(sim: BaasSimulator):
+    sim.add_fault(kind="status", status=403, method="GET", count=1)
+    watch = ExecutionWatch(job_id="34", execution_id="121")
+    log = _Log()
+
+    decision = poll_once(BaasHook(), watch, "demo-site", log)
+
+    assert decision.state == ERROR
+    assert log.lines == []
 
 
 # --- task_deadline and wait_deadline ---------------------------------------------------------
