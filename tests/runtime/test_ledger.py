@@ -7,6 +7,7 @@ sensor tests drive it through whole tries against the simulator.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -253,3 +254,20 @@ def test_a_task_instance_without_its_identity_has_no_variable_store():
     the_ledger.remember_started(SENT, "121")
 
     assert the_ledger.earlier_start() is None
+
+
+class _IdentifiedTI(FakeTI):
+    dag_id, task_id, run_id, map_index = "etl", "backup", "manual__1", -1
+
+
+def test_without_a_task_state_store_the_memory_is_read_from_the_task_instances_variable(monkeypatch):
+    """Lines without a task state store keep it in an Airflow Variable (read here from the
+    environment-variables secrets backend, which every line consults first)."""
+    memory = {"job_id": "34", "site_id": "demo-site", "sent_at": SENT.isoformat(), "execution_id": "121"}
+    name = "baas_provider.task_state.etl.backup.manual__1.-1"
+    monkeypatch.setenv(f"AIRFLOW_VAR_{name.upper()}", json.dumps({STATE_KEY: memory}))
+
+    earlier = ExecutionLedger(make_context(_IdentifiedTI()), "34", "demo-site").earlier_start()
+
+    assert earlier is not None
+    assert (earlier.execution_id, earlier.source) == ("121", "Airflow Variable")
