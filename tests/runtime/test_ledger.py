@@ -45,6 +45,15 @@ def test_the_memory_of_a_send_is_found_again_by_the_next_try():
     )
 
 
+def test_a_send_of_no_particular_run_type_is_remembered_as_such():
+    store = FakeStateStore()
+    ledger(store).remember_sending(SENT)
+
+    earlier = ledger(store).earlier_start()
+
+    assert earlier is not None and earlier.run_type is None and earlier.known_before is None
+
+
 def test_the_memory_of_a_started_execution_names_it():
     store = FakeStateStore()
     ledger(store).remember_started(SENT, "121")
@@ -254,6 +263,8 @@ def test_a_task_instance_without_its_identity_has_no_variable_store():
     the_ledger.remember_started(SENT, "121")
 
     assert the_ledger.earlier_start() is None
+    assert the_ledger.watched() is None
+    the_ledger.forget()  # nothing to forget, and no error
 
 
 class _IdentifiedTI(FakeTI):
