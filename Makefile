@@ -143,3 +143,5 @@ bench: $(VENVB)/.installed
 	$(VENVB)/bin/python bench/simulator_throughput.py --endpoint all
 	@echo "== bench/triggerer_density.py =="
 	$(VENVB)/bin/python bench/triggerer_density.py
+	@echo "== bench/triggerer_density.py, job summaries that show only finished executions =="
+	$(VENVB)/bin/python bench/triggerer_density.py --summary-details finished --n 1000 --variants floor,ours --no-breakdown

@@ -1,8 +1,12 @@
 """How often to poll, and what each poll means: one policy for the operator, the sensor and the trigger.
 
-``PollingPolicy`` turns "how long have we waited" (and, when known, "how long does this job
-usually take") into the next wait: short at first so quick jobs are seen finishing quickly,
-growing to ``poll_interval`` so long backups cost few calls.
+``PollingPolicy`` turns "how long have we waited" (and, when known, how long the job's recent
+successful runs took: ``ExpectedDuration``) into the next wait: short at first so quick jobs are
+seen finishing quickly, growing to ``poll_interval`` so long backups cost few calls; with a
+history, sparse (at most ``max_poll_gap``) until the job's usual end nears, dense around it.
+
+``LookupChoice`` learns which lookup answers a wait's polls with one request: the job summary
+when it names the execution, else the executions listing.
 
 ``ExecutionWatch`` is the wait itself without any I/O: feed it each poll's execution (or error)
 and it answers success / failed / timeout / error, or "wait N seconds". The blocking loop of the
@@ -14,7 +18,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +46,20 @@ if TYPE_CHECKING:  # annotations only: DAG files import this module, the API mod
 DEFAULT_POLL_INTERVAL = 75.0
 DEFAULT_FIRST_INTERVAL = 15.0
 DEFAULT_RAMP = 0.2
+# With a history: the longest wait before the job's usual end is this many poll intervals (10 min
+# with the default 75 s), so a failure early in a long backup is still seen within it; and about
+# WINDOW_POLLS polls across the span of its recent durations (each at most poll_interval apart),
+# where the end is likely.
+MAX_POLL_GAP_FACTOR = 8
+DEFAULT_MAX_POLL_GAP = MAX_POLL_GAP_FACTOR * DEFAULT_POLL_INTERVAL
+WINDOW_POLLS = 8
+# The recent successful runs a history is made of, and the fewest that make one.
+HISTORY_SIZE = 10
+MIN_HISTORY = 3
+# A wait that polls the listing (the summary did not name its execution) tries the summary again
+# on every this many polls: one request per poll, plus one every LOOKUP_RECHECK_EVERY polls while
+# the summary still cannot answer.
+LOOKUP_RECHECK_EVERY = 10
 # Waiting triggers wake up on a shared grid, so the triggerer's loop wakes once for a batch of about
 # WAKE_BATCH polls instead of once per poll (at 100 polls/s that halves its CPU per poll, see
 # bench/). The batch is kept small because polls that run together keep more objects alive at
@@ -96,35 +114,188 @@ def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
+def _median(values: Sequence[float]) -> float:
+    # Not statistics.median: DAG files import this module, and statistics pulls in fractions,
+    # decimal and random.
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+@dataclass(frozen=True)
+class ExpectedDuration:
+    """How long a job usually takes: the median of its recent successful runs, and how far the
+    farthest of them lay from it. The job's end is expected in ``[typical - spread, typical + spread]``.
+
+    :param typical: seconds, the median duration of the recent successful runs.
+    :param spread: seconds, the largest distance of one of those runs from ``typical``.
+    """
+
+    typical: float
+    spread: float = 0.0
+
+    @property
+    def earliest(self) -> float:
+        return max(0.0, self.typical - self.spread)
+
+    @property
+    def latest(self) -> float:
+        return self.typical + self.spread
+
+    @classmethod
+    def from_durations(cls, durations: Sequence[float]) -> ExpectedDuration | None:
+        """From the durations of recent successful runs (newest first); None below ``MIN_HISTORY``.
+
+        :param durations: seconds; only the first ``HISTORY_SIZE`` positive, finite ones count.
+        """
+        usable = [d for d in durations if math.isfinite(d) and d > 0][:HISTORY_SIZE]
+        if len(usable) < MIN_HISTORY:
+            return None
+        typical = _median(usable)
+        return cls(typical, max(abs(d - typical) for d in usable))
+
+    @classmethod
+    def from_history(
+        cls, history: Iterable[Execution], status_policy: StatusPolicy, run_type: str | None = None
+    ) -> ExpectedDuration | None:
+        """From a job's executions as listed: its latest successful runs of ``run_type``.
+
+        :param history: the job's executions, any order (the listing read before a start, or the
+            page a poll read).
+        :param status_policy: what counts as success.
+        :param run_type: FULL, DELTA or CUMULATIVE (their durations differ); runs without one count.
+        """
+        done = [
+            e
+            for e in history
+            if e.start_time is not None
+            and e.end_time is not None
+            and (run_type is None or e.run_type is None or e.run_type == run_type)
+            and status_policy.classify(e.status) is Outcome.SUCCESS
+        ]
+        done.sort(key=lambda e: e.start_time, reverse=True)  # type: ignore[arg-type,return-value]
+        return cls.from_durations([(e.end_time - e.start_time).total_seconds() for e in done])  # type: ignore[operator]
+
+
+def as_expected(value: ExpectedDuration | float | None) -> ExpectedDuration | None:
+    """An ``ExpectedDuration`` from what a caller or trigger kwargs hold (a bare number: no spread)."""
+    if value is None or isinstance(value, ExpectedDuration):
+        return value
+    return ExpectedDuration(float(value)) if value > 0 else None
+
+
 @dataclass(frozen=True)
 class PollingPolicy:
-    """The polling schedule: next wait from the time waited so far and the job's typical duration."""
+    """The polling schedule: next wait from the time waited so far and the job's usual duration.
+
+    :param poll_interval: the longest wait between polls once the job may be ending (seconds).
+    :param first_interval: the shortest wait (seconds).
+    :param ramp: without a history, the wait is this share of the time waited so far.
+    :param max_poll_gap: with a history, the longest wait before the job's usual end (seconds):
+        a failure is seen at most this long after it happens. Never below ``poll_interval``;
+        None: ``MAX_POLL_GAP_FACTOR`` poll intervals (10 min with the defaults).
+    """
 
     poll_interval: float = DEFAULT_POLL_INTERVAL
     first_interval: float = DEFAULT_FIRST_INTERVAL
     ramp: float = DEFAULT_RAMP
+    max_poll_gap: float = None  # type: ignore[assignment]  # set in __post_init__ when None
 
     def __post_init__(self) -> None:
         if not self.poll_interval > 0:
             raise BaasValidationError(f"poll_interval must be positive, got {self.poll_interval!r}")
+        if self.max_poll_gap is None:
+            object.__setattr__(self, "max_poll_gap", MAX_POLL_GAP_FACTOR * self.poll_interval)
+        if not self.max_poll_gap > 0:
+            raise BaasValidationError(f"max_poll_gap must be positive, got {self.max_poll_gap!r}")
         if self.first_interval > self.poll_interval:
             object.__setattr__(self, "first_interval", self.poll_interval)
+        if self.max_poll_gap < self.poll_interval:
+            object.__setattr__(self, "max_poll_gap", self.poll_interval)
 
-    def next_wait(self, elapsed: float, expected_duration: float | None = None) -> float:
-        ramp = _clamp(elapsed * self.ramp, self.first_interval, self.poll_interval)
-        if not expected_duration or expected_duration <= 0:
-            return ramp
-        remaining = expected_duration - elapsed
-        if remaining > 0:
-            # Halve the gap to the expected end: sparse while far from it, dense as it nears.
-            return _clamp(remaining / 2, self.first_interval, self.poll_interval)
-        return _clamp(-remaining * self.ramp, self.first_interval, self.poll_interval)
+    def next_wait(self, elapsed: float, expected_duration: ExpectedDuration | float | None = None) -> float:
+        """Seconds to the next poll.
+
+        :param elapsed: seconds since the execution started (or the wait began).
+        :param expected_duration: the job's usual duration, if known (a number: no spread).
+        """
+        expected = as_expected(expected_duration)
+        if expected is None:
+            return _clamp(elapsed * self.ramp, self.first_interval, self.poll_interval)
+        before = expected.earliest - elapsed
+        if before > 0:
+            # Sparse, in equal steps of at most max_poll_gap that land on the earliest usual end.
+            return _clamp(
+                before / math.ceil(before / self.max_poll_gap), self.first_interval, self.max_poll_gap
+            )
+        if elapsed < expected.latest:
+            span = expected.latest - expected.earliest
+            return _clamp(span / WINDOW_POLLS, self.first_interval, self.poll_interval)
+        # Later than ever recently: dense at first, then growing back to poll_interval.
+        return _clamp((elapsed - expected.latest) * self.ramp, self.first_interval, self.poll_interval)
 
     def error_wait(self, consecutive_errors: int) -> float:
         """Back off on repeated transient errors, never beyond the normal interval."""
         return _clamp(
             self.first_interval * 2 ** (consecutive_errors - 1), self.first_interval, self.poll_interval
         )
+
+
+class Lookup(enum.StrEnum):
+    """How a poll reads an execution's state."""
+
+    SUMMARY = "summary"  # GET /jobs/{id}: its last_execution_details, when they name the execution
+    LISTING = "listing"  # GET /jobs/{id}/executions, up to the page that holds the execution
+
+
+@dataclass(slots=True)  # one per waiting trigger: no __dict__ for the triggerer's heap
+class LookupChoice:
+    """Which lookup a wait's next poll uses, learned from what the summary showed.
+
+    The summary is one small request, but an API may show only *finished* executions in it (or a
+    newer run than ours); then each poll would read it and the listing too. So: the summary until
+    it fails to name the running execution, then the listing alone, trying the summary again every
+    ``recheck_every`` polls. A wait re-created after a restart learns again in one poll.
+
+    :param preferred: the lookup that answered last.
+    :param polls_since_check: listing-only polls since the summary was last read.
+    :param recheck_every: while on the listing, every this many polls reads the summary first.
+    :param once: a lookup for the next poll only (then ``preferred`` again).
+    """
+
+    preferred: Lookup = Lookup.SUMMARY
+    polls_since_check: int = 0
+    recheck_every: int = LOOKUP_RECHECK_EVERY
+    once: Lookup | None = None
+
+    @classmethod
+    def listing_once(cls, preferred: Lookup = Lookup.SUMMARY) -> LookupChoice:
+        """The listing for the first poll (its page holds the job's history too), then ``preferred``.
+
+        :param preferred: the lookup after the first poll.
+        """
+        return cls(preferred, once=Lookup.LISTING)
+
+    def next(self) -> Lookup:
+        """The lookup for the next poll."""
+        if self.once is not None:
+            return self.once
+        if self.preferred is Lookup.LISTING and self.polls_since_check + 1 >= self.recheck_every:
+            return Lookup.SUMMARY
+        return self.preferred
+
+    def learn(self, summary_answered: bool | None) -> None:
+        """Learn from one poll.
+
+        :param summary_answered: True when the summary named the execution, False when it was read
+            and did not, None when only the listing was read.
+        """
+        self.once = None
+        if summary_answered is None:
+            self.polls_since_check += 1
+            return
+        self.preferred = Lookup.SUMMARY if summary_answered else Lookup.LISTING
+        self.polls_since_check = 0
 
 
 def wake_grid(wait: float, waiting: int) -> float:
@@ -189,7 +360,7 @@ class ExecutionWatch:
     polling: PollingPolicy = field(default_factory=PollingPolicy)
     started_at: float = field(default_factory=time.time)
     deadline: float | None = None
-    expected_duration: float | None = None
+    expected_duration: ExpectedDuration | float | None = None
     max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS
     error_window: float = DEFAULT_ERROR_WINDOW
     not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
@@ -203,6 +374,12 @@ class ExecutionWatch:
     report_every: float = DEFAULT_REPORT_EVERY
     reported_status: str | None = None
     reported_at: float | None = None
+    lookup: LookupChoice = field(default_factory=LookupChoice)
+    # When the execution started (epoch seconds), from the polls: a history-aware schedule counts
+    # from there, so a wait that joins a running backup is not hours late to see its end.
+    execution_started: float | None = None
+    # Whether a poll's listing was searched for the job's history (once per watch).
+    history_read: bool = False
 
     def __post_init__(self) -> None:
         if self.observing_since is None:
@@ -231,8 +408,35 @@ class ExecutionWatch:
                 f"{self.subject} ended with status {execution.status}: {detail}",
                 execution=execution.to_dict(),
             )
-        wait = self.polling.next_wait(self.elapsed(), self.expected_duration)
+        if execution.start_time is not None:
+            self.execution_started = execution.start_time.timestamp()
+        wait = self.polling.next_wait(self._schedule_elapsed(), self.expected_duration)
         return self._wait_or_timeout(wait, execution)
+
+    @property
+    def wants_history(self) -> bool:
+        """Whether a poll's listing should be searched for the job's history (once per watch)."""
+        return not self.history_read and self.expected_duration is None
+
+    def learn_history(self, listed: Sequence[Execution]) -> None:
+        """Take the job's usual duration from executions a poll listed anyway, if none is known.
+
+        :param listed: the rows of the job's listing the poll read (ours among them).
+        """
+        if self.history_read or self.expected_duration is not None or not listed:
+            return
+        self.history_read = True
+        own = next((e for e in listed if e.execution_id == self.execution_id), None)
+        others = [e for e in listed if e.execution_id != self.execution_id]
+        run_type = own.run_type if own is not None else None
+        self.expected_duration = ExpectedDuration.from_history(others, self.status_policy, run_type)
+
+    def _schedule_elapsed(self) -> float:
+        """What the schedule counts from: the execution's start when a history is known and the
+        polls told it, else the start of the wait (the plain schedule, as it always did)."""
+        if self.expected_duration is None or self.execution_started is None:
+            return self.elapsed()
+        return max(0.0, self.clock() - self.execution_started)
 
     def observe_error(self, exc: BaseException) -> Decision:
         """Judge a failed poll: transient errors are retried within the budget, others end the wait."""

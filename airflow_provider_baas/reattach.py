@@ -50,12 +50,18 @@ class EarlierStart:
 @dataclass(frozen=True)
 class WatchMemory:
     """What a waiting sensor owns across reschedules and tries: its execution and first poke,
-    and the transient errors of the streak it is in (if any)."""
+    the transient errors of the streak it is in (if any), the job's usual duration read once
+    from its history (``expected``/``spread``, seconds; None: no history; ``history_read``: looked
+    for), and the lookup its polls have learned (see ``polling.LookupChoice``)."""
 
     execution_id: str
     first_poke: float
     errors: int = 0
     errors_since: float | None = None
+    expected: float | None = None
+    spread: float = 0.0
+    history_read: bool = False
+    lookup: str = "summary"
 
 
 class ExecutionLedger:
@@ -121,6 +127,10 @@ class ExecutionLedger:
                 float(watch["first_poke"]),
                 int(watch.get("errors") or 0),
                 None if watch.get("errors_since") is None else float(watch["errors_since"]),
+                None if watch.get("expected") is None else float(watch["expected"]),
+                float(watch.get("spread") or 0.0),
+                bool(watch.get("history_read")),
+                str(watch.get("lookup") or "summary"),
             )
         except (KeyError, TypeError, ValueError):
             return None

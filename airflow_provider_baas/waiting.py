@@ -33,7 +33,9 @@ from airflow_provider_baas.polling import (
     DeadlineKind,
     Decision,
     ExecutionWatch,
+    ExpectedDuration,
     PollingPolicy,
+    as_expected,
     is_transient,
     log_wait,
 )
@@ -89,15 +91,25 @@ def running_test(policy: StatusPolicy) -> Any:
 def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any = None) -> Decision:
     """One blocking poll judged by the watch (transient errors come back as a WAIT decision).
 
-    A failed poll the wait rides out is logged to ``log`` (as the trigger does), so the task log
-    says why the wait goes on.
+    The poll reads what the watch's ``lookup`` has learned answers it, one request in the usual
+    case. A failed poll the wait rides out is logged to ``log`` (as the trigger does), so the task
+    log says why the wait goes on.
+
+    :param hook: the BaaS hook.
+    :param watch: the wait; its lookup choice learns from this poll.
+    :param site_id: the site (None: the connection's).
+    :param log: where a failed poll is reported (None: nowhere).
     """
     if (timed_out := watch.check_deadline()) is not None:
         return timed_out
     hook.retry_deadline = watch.deadline
     try:
-        execution = hook.poll_execution(
-            watch.job_id, watch.execution_id, site_id, is_running=running_test(watch.status_policy)
+        polled = hook.poll_execution_by(
+            watch.job_id,
+            watch.execution_id,
+            site_id,
+            is_running=running_test(watch.status_policy),
+            lookup=watch.lookup.next(),
         )
     except Exception as exc:
         decision = watch.observe_error(exc)
@@ -106,7 +118,10 @@ def poll_once(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: A
                 "Poll of %s failed (%s); retrying in %s", watch.subject, exc, format_duration(decision.wait)
             )
         return decision
-    return watch.observe(execution)
+    watch.lookup.learn(polled.summary_answered)
+    if polled.rows and watch.wants_history:
+        watch.learn_history(polled.listed)
+    return watch.observe(polled.execution)
 
 
 def wait_blocking(hook: BaasHook, watch: ExecutionWatch, site_id: str | None, log: Any) -> Decision:
@@ -125,9 +140,21 @@ def make_trigger(
     conn_id: str,
     polling: PollingPolicy,
     deadline_kind: str = "timeout",
+    first_wait: float | None = None,
 ) -> Any:
+    """The trigger that goes on with ``watch`` in the triggerer (kwargs: no secret, JSON only).
+
+    :param watch: the wait so far (job, execution, start, deadline, statuses, expected duration).
+    :param site_id: the site (None: the connection's).
+    :param conn_id: the ``baas`` connection id.
+    :param polling: the polling schedule.
+    :param deadline_kind: which limit the deadline is (echoed in the event).
+    :param first_wait: seconds until the trigger's first poll, when the task has just polled
+        (None: the trigger polls at once).
+    """
     from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
 
+    expected = as_expected(watch.expected_duration)
     return BaasExecutionTrigger(
         job_id=watch.job_id,
         execution_id=watch.execution_id,
@@ -136,9 +163,12 @@ def make_trigger(
         deadline=watch.deadline,
         deadline_kind=deadline_kind,
         started_at=watch.started_at,
+        next_poll_at=None if first_wait is None else time.time() + first_wait,
         poll_interval=polling.poll_interval,
         first_interval=polling.first_interval,
-        expected_duration=watch.expected_duration,
+        max_poll_gap=polling.max_poll_gap,
+        expected_duration=expected.typical if expected else None,
+        duration_spread=expected.spread if expected else 0.0,
         **watch.status_policy.to_kwargs(),
     )
 
@@ -231,6 +261,8 @@ class ExecutionRunnerMixin:
     execution_timeout: timedelta | None
     log: Any
     defer: Any
+    # The job's usual duration, from the history read before starting or joining (None: unknown).
+    _expected: ExpectedDuration | None = None
 
     @property
     def polling(self) -> PollingPolicy:
@@ -257,6 +289,7 @@ class ExecutionRunnerMixin:
         earlier = ledger.earlier_start() if self.reattach else None
         if history is None:
             history = self._history_before_start(hook, job_id, site, required=earlier is not None)
+        self._expected = ExpectedDuration.from_history(history or [], self.status_policy, run_type)
         if earlier is not None:
             reattached = self._reattach(earlier, history or [], job_id)
             if reattached is not None:
@@ -376,7 +409,8 @@ class ExecutionRunnerMixin:
     # -- waiting
 
     def _watch(self, context: Any, job_id: str, execution_id: str) -> tuple[ExecutionWatch, DeadlineKind]:
-        """The watch, and which deadline binds it."""
+        """The watch, and which deadline binds it; with the job's usual duration when its history
+        was read (``_attach_or_start``, or the gate's look at the job)."""
         deadline, kind = wait_deadline(context, self.timeout, self.execution_timeout)
         watch = ExecutionWatch(
             job_id=job_id,
@@ -384,6 +418,7 @@ class ExecutionRunnerMixin:
             status_policy=self.status_policy,
             polling=self.polling,
             deadline=deadline,
+            expected_duration=self._expected,
         )
         return watch, kind
 
@@ -395,7 +430,9 @@ class ExecutionRunnerMixin:
             if self.deferrable:
                 self.log.info("%s; deferring to the triggerer", decision.message)
                 self.defer(
-                    trigger=make_trigger(watch, site, self.baas_conn_id, self.polling, deadline_kind),
+                    trigger=make_trigger(
+                        watch, site, self.baas_conn_id, self.polling, deadline_kind, decision.wait
+                    ),
                     method_name="execute_complete",
                     timeout=defer_timeout(watch.deadline),
                 )

@@ -50,13 +50,17 @@ HISTORY = 200
 DURATION = 30 * 86400.0  # simulated seconds; time scale 1: pending during the whole run
 MISSING_JOB = 9_999_999  # answers 404 (used by the http-provider baseline)
 VARIANTS = ("floor", "floorc", "http", "ours")
+# Ours with one piece of process-wide machinery taken out (does it pay?), or the code of another
+# checkout (``--main-path``: the "before" of a change, in the same run).
+ABLATIONS = ("ours-nogrid", "ours-noshare", "ours-main")
 
 # ------------------------------------------------------------------------------------------------
 # Parent: simulator, setup, children, report
 
 
-def write_scenario(path: Path, jobs: int) -> None:
+def write_scenario(path: Path, jobs: int, summary_details: str = "latest") -> None:
     scenario = {
+        "summary_details": summary_details,
         "sites": [
             {
                 "site_id": SITE,
@@ -70,7 +74,7 @@ def write_scenario(path: Path, jobs: int) -> None:
                     for i in range(jobs)
                 ],
             }
-        ]
+        ],
     }
     path.write_text(json.dumps(scenario))
 
@@ -185,7 +189,7 @@ def parent(args: argparse.Namespace) -> int:
     jobs = max(sizes)
     tmp = Path(tempfile.mkdtemp(prefix="baas-density-"))
     scenario, log, setup = tmp / "scenario.json", tmp / "requests.log", tmp / "setup.json"
-    write_scenario(scenario, jobs)
+    write_scenario(scenario, jobs, args.summary_details)
     t0 = time.monotonic()
     proc, url = start_simulator(scenario, log)
     results: dict[int, dict[str, dict]] = {}
@@ -195,7 +199,8 @@ def parent(args: argparse.Namespace) -> int:
         print(machine(), flush=True)
         print(
             f"simulator {url} (separate process, time scale 1): {jobs} jobs x {HISTORY} past executions, "
-            f"one pending execution each; ready in {time.monotonic() - t0:.1f} s",
+            f"one pending execution each, job summaries show the {args.summary_details} execution; "
+            f"ready in {time.monotonic() - t0:.1f} s",
             flush=True,
         )
         env = dict(os.environ)
@@ -211,21 +216,31 @@ def parent(args: argparse.Namespace) -> int:
             results[n] = {}
             for variant in variants:
                 t1 = time.monotonic()
-                r = run_child(variant, n, args, env, setup)
+                child_env = env
+                if variant == "ours-main":
+                    if not args.main_path:
+                        raise SystemExit("ours-main needs --main-path (a checkout of the other code)")
+                    child_env = {**env, "PYTHONPATH": args.main_path}
+                r = run_child(variant, n, args, child_env, setup)
                 r.update(count_polls(log, r["log_start"], r["log_end"]))
                 r["polls"] = r["job"] + r["listing"]
                 r["listing_requests"] = r["listing"]
                 r["polls_per_s"] = r["polls"] / r["window_s"]
                 r["cpu_per_1000"] = r["cpu_s"] / max(r["polls"], 1) * 1000
+                # Per wake-up of a waiting task (a poll, however many requests it makes).
+                wakeups = n * r["window_s"] / args.interval
+                r["requests_per_wakeup"] = r["polls"] / wakeups
+                r["cpu_ms_per_wakeup"] = r["cpu_s"] / wakeups * 1000
                 results[n][variant] = r
                 print(
                     f"  N={n:5d} {variant:5s}: {r['polls']} polls in {r['window_s']:.1f} s, "
                     f"CPU {r['cpu_s']:.2f} s (user {r['user_s']:.2f}, sys {r['sys_s']:.2f}), "
                     f"{r['voluntary_switches']} voluntary context switches, "
-                    f"{r['log_lines']} log lines ({time.monotonic() - t1:.0f} s)",
+                    f"{r['log_lines']} log lines; per poll: {r['requests_per_wakeup']:.2f} requests, "
+                    f"{r['cpu_ms_per_wakeup']:.3f} ms CPU ({time.monotonic() - t1:.0f} s)",
                     flush=True,
                 )
-        breakdown = run_child("breakdown", 3000, args, env, setup)["breakdown"]
+        breakdown = {} if args.no_breakdown else run_child("breakdown", 3000, args, env, setup)["breakdown"]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -233,6 +248,8 @@ def parent(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     report(results, args)
+    if not breakdown:
+        return 0
     print(
         "\nwhere our CPU per poll goes (best of 5 rounds of 3,000 requests through each layer, 10 at a time, "
         "same simulator):"
@@ -265,6 +282,15 @@ def report(results: dict[int, dict[str, dict]], args: argparse.Namespace) -> Non
         ours = by_variant.get("ours")
         if ours is None:
             continue
+        for other in ABLATIONS:
+            if (o := by_variant.get(other)) is not None:
+                cpu, cpu_o = ours["cpu_ms_per_wakeup"], o["cpu_ms_per_wakeup"]
+                req, req_o = ours["requests_per_wakeup"], o["requests_per_wakeup"]
+                mem = ours["rss_per_trigger_kb"] / o["rss_per_trigger_kb"]
+                print(
+                    f"  ours/{other}: CPU per poll {cpu / cpu_o:5.2f}x ({cpu:.3f} vs {cpu_o:.3f} ms), "
+                    f"requests per poll {req:.2f} vs {req_o:.2f}, memory per trigger {mem:5.2f}x"
+                )
         for base, target in (("floor", 1.5), ("floorc", None), ("http", 0.33)):
             b = by_variant.get(base)
             if b is None:
@@ -371,14 +397,19 @@ def make_poller(variant: str, setup: dict[str, Any], interval: float, index: int
     """An async-iterator factory for one waiting task of the variant (created before the window)."""
     url = setup["url"]
     job = FIRST_JOB + index
-    if variant == "ours":
+    if variant.startswith("ours"):
         from airflow_provider_baas.triggers.baas import BaasExecutionTrigger
 
+        # Every poll at the interval: no history-aware spacing (the jobs' histories would space
+        # these polls out to max_poll_gap; poll_efficiency.py measures that), so CPU per poll
+        # compares like with like. The "before" code (ours-main) has no such parameter.
+        spacing = {} if variant == "ours-main" else {"max_poll_gap": interval}
         trigger = BaasExecutionTrigger(
             job_id=str(job),
             execution_id=setup["executions"][index],
             poll_interval=interval,
             first_interval=interval,
+            **spacing,
         )
         return trigger.run
     if variant == "http":
@@ -415,6 +446,22 @@ def make_poller(variant: str, setup: dict[str, Any], interval: float, index: int
 FLOOR_SESSION: list[Any] = []
 
 
+def unshare() -> None:
+    """Each trigger with its own connection config, authenticator, transport and policies."""
+    from airflow_provider_baas.hooks import baas as hook_module
+    from airflow_provider_baas.hooks.auth import authenticator_for
+    from airflow_provider_baas.hooks.transport import AsyncTransport
+    from airflow_provider_baas.triggers import baas as trigger_module
+
+    def own(self: Any, config: Any) -> None:
+        self._config, self._auth, self._async = config, authenticator_for(config), AsyncTransport(config)
+        self._retry = None
+
+    hook_module.BaasHook._share_on_loop = own  # type: ignore[method-assign]
+    trigger_module._shared_polling = trigger_module._shared_polling.__wrapped__
+    trigger_module._shared_status_policy = trigger_module._shared_status_policy.__wrapped__
+
+
 async def child_async(args: argparse.Namespace) -> dict[str, Any]:
     import gc
     import resource
@@ -431,15 +478,17 @@ async def child_async(args: argparse.Namespace) -> dict[str, Any]:
     reset_logging()
     configure_logging(json_output=True, output=log_io, sending_to_supervisor=True)
     variant, n, interval = args.child, int(args.n), args.interval
-    if args.wake_batch is not None:
+    if args.wake_batch is not None or variant == "ours-nogrid":
         from airflow_provider_baas import polling
 
-        polling.WAKE_BATCH = args.wake_batch
+        polling.WAKE_BATCH = 0 if variant == "ours-nogrid" else args.wake_batch
+    if variant == "ours-noshare":
+        unshare()
     me = psutil.Process()
     # Import everything the variant needs before the memory baseline.
     import aiohttp
 
-    if variant == "ours":
+    if variant.startswith("ours"):
         import airflow_provider_baas.hooks.baas
         import airflow_provider_baas.triggers.baas  # noqa: F401
     elif variant == "http":
@@ -620,7 +669,15 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval of every variant (s)")
     parser.add_argument("--window", type=float, default=30.0, help="measured window (s)")
     parser.add_argument("--settle", type=float, default=5.0, help="extra ramp-up after one interval (s)")
-    parser.add_argument("--child", choices=(*VARIANTS, "breakdown"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*VARIANTS, *ABLATIONS, "breakdown"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--summary-details",
+        choices=("latest", "finished"),
+        default="latest",
+        help="what the simulator's job summaries show: the latest execution, or the latest finished one",
+    )
+    parser.add_argument("--main-path", help="a checkout whose package the ours-main variant imports")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the per-layer breakdown")
     parser.add_argument("--setup", help=argparse.SUPPRESS)
     parser.add_argument("--trigger-log", help=argparse.SUPPRESS)
     parser.add_argument(

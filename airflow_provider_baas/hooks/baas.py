@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from airflow_provider_baas._compat import BaseHook, aget_connection
 from airflow_provider_baas.connection import BaasConnectionConfig
@@ -64,6 +64,7 @@ from airflow_provider_baas.models import (
     executions_a_request_may_have_started,
     executions_started_since,
 )
+from airflow_provider_baas.polling import Lookup
 from airflow_provider_baas.secrets import SecretSet
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,31 @@ class LostAnswer:
 
     run_type: str
     known_before: frozenset[str] | None
+
+
+class Polled(NamedTuple):
+    """One poll's answer: the execution, and what the poll learned about the job summary.
+
+    ``summary_answered``: True when the summary named the execution, False when it was read and
+    did not (so the listing was read too), None when only the listing was read. ``rows``: the
+    listing's raw rows up to the page that holds ours (empty when it was not read): the job's
+    history at no extra request, parsed only when asked for (``listed``).
+    """
+
+    execution: Execution
+    summary_answered: bool | None
+    rows: tuple[Any, ...] = ()
+
+    @property
+    def listed(self) -> list[Execution]:
+        """The rows as executions; rows that are not one are left out (they only inform the schedule)."""
+        parsed = []
+        for row in self.rows:
+            try:
+                parsed.append(Execution.from_dict(row))
+            except (TypeError, ValueError):
+                continue
+        return parsed
 
 
 # Parsed connections shared per event loop (see BaasHook.aconfig), at most this many per loop.
@@ -307,8 +333,28 @@ class BaasHook(BaseHook):
     def poll_execution(
         self, job_id: Any, execution_id: Any, site_id: str | None = None, *, is_running: RunningTest = None
     ) -> Execution:
-        """The execution's current state, as cheaply as the API allows (see ``_plan_poll_execution``)."""
-        return self._run(self._plan_poll_execution(job_id, execution_id, site_id, is_running))
+        """The execution's current state, the summary first (see ``_plan_poll_execution``)."""
+        return self.poll_execution_by(job_id, execution_id, site_id, is_running=is_running).execution
+
+    def poll_execution_by(
+        self,
+        job_id: Any,
+        execution_id: Any,
+        site_id: str | None = None,
+        *,
+        is_running: RunningTest = None,
+        lookup: Lookup | str = Lookup.SUMMARY,
+    ) -> Polled:
+        """The execution's current state through ``lookup``, and whether the summary could tell it.
+
+        :param job_id: the job.
+        :param execution_id: the execution.
+        :param site_id: the site (default: the connection's).
+        :param is_running: which statuses the summary may answer alone (None: never).
+        :param lookup: ``"summary"`` (the job summary, then the listing if it cannot answer) or
+            ``"listing"`` (the listing alone); see ``polling.LookupChoice``.
+        """
+        return self._run(self._plan_poll_execution(job_id, execution_id, site_id, is_running, lookup))
 
     def find_job_by_name(self, name: str, site_id: str | None = None) -> Job:
         """The one job whose name is exactly ``name``."""
@@ -366,7 +412,20 @@ class BaasHook(BaseHook):
     async def apoll_execution(
         self, job_id: Any, execution_id: Any, site_id: str | None = None, *, is_running: RunningTest = None
     ) -> Execution:
-        return await self._arun(self._plan_poll_execution(job_id, execution_id, site_id, is_running))
+        polled = await self.apoll_execution_by(job_id, execution_id, site_id, is_running=is_running)
+        return polled.execution
+
+    async def apoll_execution_by(
+        self,
+        job_id: Any,
+        execution_id: Any,
+        site_id: str | None = None,
+        *,
+        is_running: RunningTest = None,
+        lookup: Lookup | str = Lookup.SUMMARY,
+    ) -> Polled:
+        """Async ``poll_execution_by`` (same parameters)."""
+        return await self._arun(self._plan_poll_execution(job_id, execution_id, site_id, is_running, lookup))
 
     async def afind_job_by_name(self, name: str, site_id: str | None = None) -> Job:
         return await self._arun(self._plan_find_job_by_name(name, site_id))
@@ -447,24 +506,60 @@ class BaasHook(BaseHook):
             f"execution {wanted} not found among the {len(executions)} executions of job {job}",
         )
 
-    def _plan_poll_execution(
-        self, job_id: Any, execution_id: Any, site_id: str | None, is_running: RunningTest
-    ) -> Plan[Execution]:
-        """One small GET of the job while its ``last_execution_details`` show this execution running.
+    def _plan_poll_listing(self, job: str, wanted: str, site_id: str | None) -> Plan[tuple[Execution, tuple]]:
+        """The execution from the job's listing, read up to the page that holds it, and the raw rows.
 
-        Jobs keep hundreds of past executions and the listing is paged, so the listing is read
-        (stopping at the page that holds the execution) only when the summary cannot answer: the
-        execution finished (the full record carries ``status_detail``), or another one is newer.
+        Only the execution's own row is parsed: a poll on a page of 100 executions would otherwise
+        spend more on building records nobody reads than on the request itself.
+        """
+        path = f"{self._site_path(site_id)}/jobs/{job}/executions"
+
+        def ours(row: Any) -> bool:
+            return isinstance(row, dict) and str(row.get("execution_id")) == wanted
+
+        rows = yield from self._plan_paged(path, {}, lambda page: any(ours(r) for r in page))
+        row = next((r for r in rows if ours(r)), None)
+        if row is None:
+            raise BaasExecutionNotFound(
+                404,
+                "GET",
+                path,
+                f"execution {wanted} not found among the {len(rows)} executions of job {job}",
+            )
+        return _parse(RequestSpec("GET", path), Response(200, {}, ""), Execution.from_dict, row), tuple(rows)
+
+    def _plan_poll_execution(
+        self,
+        job_id: Any,
+        execution_id: Any,
+        site_id: str | None,
+        is_running: RunningTest,
+        lookup: Lookup | str,
+    ) -> Plan[Polled]:
+        """One request per poll, by the lookup the wait has learned answers it.
+
+        ``summary``: one small GET of the job, enough while its ``last_execution_details`` show this
+        execution running. Jobs keep hundreds of past executions and the listing is paged, so the
+        listing is read (stopping at the page that holds the execution) only when the summary
+        cannot answer: the execution finished (the full record carries ``status_detail``), another
+        one is newer, or the API shows only finished executions there. ``listing``: that read alone.
         """
         wanted = validate_path_id(execution_id, "execution_id")
-        spec = RequestSpec("GET", f"{self._site_path(site_id)}/jobs/{validate_job_id(job_id)}")
+        job = validate_job_id(job_id)
+        if lookup not in tuple(Lookup):
+            raise BaasValidationError(f"lookup must be one of {[str(k) for k in Lookup]}, got {lookup!r}")
+        if lookup == Lookup.LISTING:
+            execution, rows = yield from self._plan_poll_listing(job, wanted, site_id)
+            return Polled(execution, None, rows)
+        spec = RequestSpec("GET", f"{self._site_path(site_id)}/jobs/{job}")
         response = yield spec
         summary = _parse(
             spec, response, lambda raw: Execution.from_job_summary(raw, wanted), self._json(spec, response)
         )
         if is_running is not None and summary is not None and is_running(summary.status):
-            return summary
-        return (yield from self._plan_get_execution(job_id, wanted, site_id))
+            return Polled(summary, True)
+        execution, rows = yield from self._plan_poll_listing(job, wanted, site_id)
+        return Polled(execution, summary is not None, rows)
 
     def _plan_find_job_by_name(self, name: str, site_id: str | None) -> Plan[Job]:
         if not isinstance(name, str) or not name.strip():

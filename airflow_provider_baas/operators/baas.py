@@ -63,8 +63,12 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
     :param site_id: the BaaS site (default: the connection's ``site_id``).
     :param run_type: FULL, DELTA or CUMULATIVE (any case).
     :param wait_for_completion: wait for the execution to finish and return its record.
-    :param poll_interval: the longest wait between two polls, in seconds; polls start at 15 s and grow
-        (default 75 s).
+    :param poll_interval: the longest wait between two polls while the end may be near, in seconds;
+        polls start at 15 s and grow (default 75 s).
+    :param max_poll_gap: the longest wait between two polls while the job's recent successful runs
+        (at least three of this run type, read before the start) say its end is still far, in
+        seconds (default: 8 poll intervals): a failure is seen within it. Polls are dense from the shortest
+        of those runs' durations on.
     :param timeout: how long to wait (seconds or timedelta; default 24 h; None waits forever).
         Separate from ``execution_timeout``, which is honoured in both modes too.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
@@ -92,11 +96,13 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
         success_statuses: Sequence[str] | None = None,
         failure_statuses: Sequence[str] | None = None,
         reattach: bool = True,
+        max_poll_gap: float | timedelta | None = None,
         baas_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         check_one_job_reference(job_id, job_name)
+        self.max_poll_gap = seconds(max_poll_gap, "max_poll_gap")
         self.job_id = job_id
         self.job_name = job_name
         self.site_id = site_id
@@ -117,7 +123,9 @@ class BaasExecuteJobOperator(ExecutionRunnerMixin, BaseOperator):
 
     @property
     def polling(self) -> PollingPolicy:
-        return PollingPolicy(poll_interval=self.poll_interval or DEFAULT_POLL_INTERVAL)
+        return PollingPolicy(
+            poll_interval=self.poll_interval or DEFAULT_POLL_INTERVAL, max_poll_gap=self.max_poll_gap
+        )
 
     def execute(self, context: Any) -> Any:
         from airflow_provider_baas.hooks.baas import normalise_run_type, validate_job_id

@@ -31,8 +31,12 @@ from airflow_provider_baas.polling import (
     DeadlineKind,
     Decision,
     ExecutionWatch,
+    ExpectedDuration,
+    Lookup,
+    LookupChoice,
     PollingPolicy,
     WaitState,
+    as_expected,
 )
 from airflow_provider_baas.status import StatusPolicy
 from airflow_provider_baas.waiting import (
@@ -85,6 +89,9 @@ class BaasSensorMixin:
         """Pokes follow the provider's polling policy up to ``poke_interval`` (unless exponential_backoff)."""
         if self.exponential_backoff:
             return super()._get_next_poke_interval(started_at, run_duration, poke_count)  # type: ignore[misc]
+        next_wait = getattr(self, "_next_wait", None)  # the watch's own schedule, when it polled
+        if next_wait is not None:
+            return next_wait
         return PollingPolicy(poll_interval=float(self.poke_interval)).next_wait(run_duration())
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
@@ -116,10 +123,15 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
     :param success_statuses: statuses that mean success (default ``{"SUCCESSFUL"}``), any case.
     :param failure_statuses: statuses that mean failure (default FAILED, ABORTED, ERROR, CANCELLED, WARNING).
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param max_poll_gap: the longest wait between polls (seconds) while the job's recent successful
+        runs say its end is still far (default: 8 poll intervals): a failure is seen within it.
     :param baas_conn_id: the ``baas`` connection.
 
-    ``poke_interval`` is the longest wait between polls: polls start at 15 s and grow to it (the
-    provider's one polling policy), unless ``exponential_backoff=True`` asks for Airflow's own.
+    ``poke_interval`` is the longest wait between polls while the end may be near: polls start at
+    15 s and grow to it (the provider's one polling policy), unless ``exponential_backoff=True``
+    asks for Airflow's own. The first poke reads the job's executions once; when at least three
+    recent successful runs (of the same run type) are listed, polls are sparse (at most
+    ``max_poll_gap`` apart) until the shortest of them would end, then dense.
     """
 
     template_fields: Sequence[str] = ("job_id", "job_name", "execution_id", "site_id", "baas_conn_id")
@@ -135,12 +147,14 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         success_statuses: Sequence[str] | None = None,
         failure_statuses: Sequence[str] | None = None,
         deferrable: bool | None = None,
+        max_poll_gap: float | timedelta | None = None,
         baas_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         check_one_job_reference(job_id, job_name)
         self._check_sensor_arguments()
+        self.max_poll_gap = seconds(max_poll_gap, "max_poll_gap")
         self.job_id = job_id
         self.job_name = job_name
         self.execution_id = execution_id
@@ -150,10 +164,11 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         self.baas_conn_id = baas_conn_id
         self._watch: ExecutionWatch | None = None
         self._memory: Any = None
+        self._next_wait: float | None = None
 
     @property
     def polling(self) -> PollingPolicy:
-        return PollingPolicy(poll_interval=float(self.poke_interval))
+        return PollingPolicy(poll_interval=float(self.poke_interval), max_poll_gap=self.max_poll_gap)
 
     def _target(self, context: Any) -> ExecutionWatch:
         """The execution to watch, resolved once per task instance (and never at parse time).
@@ -162,8 +177,6 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         what the first poke resolved, and when it poked, in the task instance's memory.
         """
         if self._watch is None:
-            from airflow_provider_baas.reattach import WatchMemory
-
             hook = self.hook
             site = hook.resolve_site_id(self.site_id)
             job_id = resolve_job_id(hook, self.job_id, self.job_name, site)
@@ -171,7 +184,7 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
             memory = ledger.watched()
             asked = str(self.execution_id) if self.execution_id else None
             if memory is None or (asked is not None and memory.execution_id != asked):
-                memory = WatchMemory(asked or self._latest_execution(job_id, site), time.time())
+                memory = self._first_look(job_id, site, asked)
                 ledger.remember_watch(memory)
             self.log.info(
                 "Waiting for BaaS execution %s of job %s on site %s", memory.execution_id, job_id, site
@@ -184,6 +197,15 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
                 started_at=memory.first_poke,
                 consecutive_errors=memory.errors,
                 last_good_poll=memory.errors_since,
+                expected_duration=(
+                    ExpectedDuration(memory.expected, memory.spread) if memory.expected else None
+                ),
+                history_read=memory.history_read,
+                lookup=(
+                    LookupChoice(Lookup(memory.lookup))
+                    if memory.history_read
+                    else LookupChoice.listing_once(Lookup(memory.lookup))
+                ),
             )
             self._memory = (ledger, memory)
         return self._watch
@@ -194,19 +216,36 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         return ExecutionLedger(context, job_id, site)
 
     def _remember_errors(self, watch: ExecutionWatch) -> None:
-        """Keep the error streak across reschedules, so the error budget ends there too.
+        """Keep the error streak, the learned lookup and the job's usual duration across
+        reschedules, so the error budget ends there too and each poke spends one request.
 
-        Written only when the streak changes: a healthy wait writes nothing per poke.
+        Written only when they change: a healthy wait writes nothing per poke.
         """
         from dataclasses import replace
 
         ledger, memory = self._memory
         errors = watch.consecutive_errors
         since = (watch.last_good_poll or watch.observing_since) if errors else None
-        if (errors, since) != (memory.errors, memory.errors_since):
-            memory = replace(memory, errors=errors, errors_since=since)
-            ledger.remember_watch(memory)
-            self._memory = (ledger, memory)
+        expected = as_expected(watch.expected_duration)
+        now = replace(
+            memory,
+            errors=errors,
+            errors_since=since,
+            lookup=str(watch.lookup.preferred),
+            history_read=watch.history_read or memory.history_read,
+            expected=expected.typical if expected else None,
+            spread=expected.spread if expected else 0.0,
+        )
+        if now != memory:
+            ledger.remember_watch(now)
+            self._memory = (ledger, now)
+
+    def _first_look(self, job_id: str, site: str, asked: str | None) -> Any:
+        """What the first poke of a task instance waits for: the execution asked for, else the job's
+        latest. Its first poll reads the listing, which holds the job's history too."""
+        from airflow_provider_baas.reattach import WatchMemory
+
+        return WatchMemory(asked or self._latest_execution(job_id, site), time.time())
 
     def _latest_execution(self, job_id: str, site: str) -> str:
         job = self.hook.get_job(job_id, site)
@@ -225,6 +264,7 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         if not decision.final:
             self._remember_errors(watch)
             self.log.info("%s", decision.message)
+            self._next_wait = decision.wait
             return False
         record = self._conclude(
             context, decision, DeadlineKind.TIMEOUT, watch.job_id, watch.execution_id, site
@@ -240,7 +280,9 @@ class BaasExecutionSensor(BaasSensorMixin, BaseSensorOperator):
         watch = self._target(context)
         watch.deadline, deadline_kind = wait_deadline(context, float(self.timeout), self.execution_timeout)
         self.defer(
-            trigger=make_trigger(watch, self.site_id, self.baas_conn_id, self.polling, deadline_kind),
+            trigger=make_trigger(
+                watch, self.site_id, self.baas_conn_id, self.polling, deadline_kind, self._next_wait
+            ),
             method_name="execute_complete",
             timeout=defer_timeout(watch.deadline),
         )
@@ -279,7 +321,10 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     :param max_age: how old the last successful backup may be (timedelta or seconds).
     :param trigger_if_stale: start (or join) a backup when stale, and wait for it.
     :param run_type: FULL, DELTA or CUMULATIVE, for a backup the gate starts.
-    :param poll_interval: the longest wait between two polls of a running backup, in seconds.
+    :param poll_interval: the longest wait between two polls of a running backup while its end may
+        be near, in seconds.
+    :param max_poll_gap: the longest wait between two polls of a backup it starts or joins while
+        the job's recent successful runs say the end is still far (default: 8 poll intervals).
     """
 
     template_fields: Sequence[str] = ("job_id", "job_name", "site_id", "run_type", "baas_conn_id")
@@ -299,12 +344,14 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         failure_statuses: Sequence[str] | None = None,
         reattach: bool = True,
         deferrable: bool | None = None,
+        max_poll_gap: float | timedelta | None = None,
         baas_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         check_one_job_reference(job_id, job_name)
         self._check_sensor_arguments()
+        self.max_poll_gap = seconds(max_poll_gap, "max_poll_gap")
         self.max_age = seconds(max_age, "max_age")
         self.job_id = job_id
         self.job_name = job_name
@@ -319,7 +366,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
 
     @property
     def polling(self) -> PollingPolicy:
-        return PollingPolicy(poll_interval=self.poll_interval)
+        return PollingPolicy(poll_interval=self.poll_interval, max_poll_gap=self.max_poll_gap)
 
     # -- the freshness rule
 
@@ -351,6 +398,9 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
 
         if state.verdict.kind == JOIN and state.verdict.execution is not None:
             joined = state.verdict.execution.execution_id
+            self._expected = ExpectedDuration.from_history(
+                state.history, self.status_policy, state.verdict.execution.run_type
+            )
             # Remembered like a started one: a retry waits for this one while it runs.
             self._ledger(context, state.job_id, state.site).remember_started(datetime.now(UTC), joined)
             return joined
@@ -432,6 +482,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         if event["status"] == WaitState.ERROR or not isinstance(event.get("execution"), dict):
             raise BaasError(message)
         site = str(event.get("site_id") or self.hook.resolve_site_id(self.site_id))
+        self.log.info("%s", message)
         return self._pass_fresh(context, str(event.get("job_id")), site, event["execution"])
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:

@@ -58,6 +58,10 @@ _DAY = 86400.0
 _HOUR = 3600.0
 
 
+# What last_execution_details (J2) describe: the newest execution, or the newest finished one.
+SUMMARY_DETAILS = ("latest", "finished")
+
+
 def normalize_status(status: str) -> str:
     """Upper-case a status word and map the usual aliases (``success`` -> ``SUCCESSFUL``)."""
     word = str(status).strip().upper()
@@ -271,13 +275,17 @@ class Scenario:
     ``site_access`` maps a principal (the static token's principal is ``"default"``, extra tokens
     have their own, a JWT's is its ``sub``) to the site ids it may use; principals not listed may
     use every site. ``start_time`` (ISO string or epoch seconds; default: the moment the simulator
-    starts) is the simulated "now" at start; history is placed before it.
+    starts) is the simulated "now" at start; history is placed before it. ``summary_details``:
+    what a job's ``last_execution_details`` (J2) describe: ``"latest"`` (the newest execution,
+    running or not) or ``"finished"`` (the newest *finished* one only: the API document's sample
+    shows a finished execution and nothing says a running one is shown).
     """
 
     sites: list[SiteSpec]
     faults: list[Fault] = field(default_factory=list)
     site_access: dict[str, list[str]] | None = None
     start_time: str | float | None = None
+    summary_details: str = "latest"
 
     def __post_init__(self) -> None:
         self.sites = [SiteSpec.from_dict(s) for s in self.sites]
@@ -287,6 +295,10 @@ class Scenario:
         if len(ids) != len(set(ids)):
             raise ValueError("duplicate site ids")
         self.faults = [Fault.from_dict(f) for f in self.faults]
+        if self.summary_details not in SUMMARY_DETAILS:
+            raise ValueError(
+                f"summary_details must be one of {SUMMARY_DETAILS}, got {self.summary_details!r}"
+            )
         if self.site_access is not None:
             self.site_access = {str(k): list(v) for k, v in self.site_access.items()}
 
@@ -319,6 +331,8 @@ class Scenario:
             data["site_access"] = self.site_access
         if self.start_time is not None:
             data["start_time"] = self.start_time
+        if self.summary_details != "latest":
+            data["summary_details"] = self.summary_details
         return data
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -30,7 +30,7 @@ from airflow_provider_baas.testing.constants import (
     RUN_TYPES,
 )
 from airflow_provider_baas.testing.faults import MALFORMED_BODY, Fault, FaultSet
-from airflow_provider_baas.testing.scenario import Outcome, Scenario, parse_time
+from airflow_provider_baas.testing.scenario import SUMMARY_DETAILS, Outcome, Scenario, parse_time
 from airflow_provider_baas.testing.state import SimClock, SimError, SimState
 
 log = logging.getLogger(__name__)
@@ -338,6 +338,17 @@ class BaasSimulator:
         if value not in ("newest_first", "oldest_first"):
             raise ValueError("executions_order must be 'newest_first' or 'oldest_first'")
         self.state.executions_order = value
+
+    @property
+    def summary_details(self) -> str:
+        """What ``last_execution_details`` describe: ``"latest"`` or ``"finished"`` (see ``Scenario``)."""
+        return self.state.summary_details
+
+    @summary_details.setter
+    def summary_details(self, value: str) -> None:
+        if value not in SUMMARY_DETAILS:
+            raise ValueError(f"summary_details must be one of {SUMMARY_DETAILS}")
+        self.state.summary_details = value
 
     # -- time -----------------------------------------------------------------------------------
 

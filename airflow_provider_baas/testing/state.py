@@ -259,6 +259,7 @@ class SimState:
         self.on_concurrent_execute = on_concurrent_execute
         self.executions_order = executions_order
         self.run_schedules = run_schedules
+        self.summary_details = scenario.summary_details
         self.sites: dict[str, SiteState] = {}
         self.by_id: dict[str, Execution] = {}
         self._next_id = FIRST_EXECUTION_ID
@@ -428,11 +429,17 @@ class SimState:
 
     # -- payloads -------------------------------------------------------------------------------
 
+    def _summarised(self, job: JobState, now: float) -> Execution | None:
+        """The execution ``last_execution_details`` describe (see ``Scenario.summary_details``)."""
+        if self.summary_details == "finished":
+            return next((e for e in reversed(job.executions) if e.is_final(now)), None)
+        return job.executions[-1] if job.executions else None
+
     def job_dict(self, job: JobState, now: float, *, with_settings: bool) -> dict[str, Any]:
         spec = job.spec
         details = None
-        if job.executions:
-            last = job.executions[-1]
+        last = self._summarised(job, now)
+        if last is not None:
             status, start, end, size, _detail, _final = last.snapshot(now)
             details = {
                 "end_time": iso(end),

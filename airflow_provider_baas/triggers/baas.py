@@ -28,8 +28,9 @@ from airflow_provider_baas.polling import (
     DeadlineKind,
     Decision,
     ExecutionWatch,
+    ExpectedDuration,
+    LookupChoice,
     PollingPolicy,
-    WaitState,
     coalesced,
     log_wait,
 )
@@ -58,8 +59,12 @@ def _status_policy(success: Any, failure: Any) -> StatusPolicy:
 
 
 @functools.lru_cache(maxsize=256)
-def _shared_polling(poll_interval: float, first_interval: float) -> PollingPolicy:
-    return PollingPolicy(poll_interval=poll_interval, first_interval=first_interval)
+def _shared_polling(
+    poll_interval: float, first_interval: float, max_poll_gap: float | None = None
+) -> PollingPolicy:
+    return PollingPolicy(
+        poll_interval=poll_interval, first_interval=first_interval, max_poll_gap=max_poll_gap
+    )
 
 
 class BaasWaitTrigger(BaseTrigger):
@@ -81,6 +86,7 @@ class BaasWaitTrigger(BaseTrigger):
         deadline: float | None = None,
         deadline_kind: str = DeadlineKind.TIMEOUT,
         started_at: float | None = None,
+        next_poll_at: float | None = None,
         success_statuses: list[str] | None = None,
         failure_statuses: list[str] | None = None,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
@@ -91,6 +97,8 @@ class BaasWaitTrigger(BaseTrigger):
         :param deadline_kind: which limit the deadline is ("timeout" or "execution_timeout"), echoed
             in events.
         :param started_at: epoch seconds when the wait began (drives the polling schedule).
+        :param next_poll_at: epoch seconds of the first poll (None: at once). The task that defers
+            has just polled; the trigger does not read (and log) the same state again.
         :param max_consecutive_errors: failed polls in a row the wait rides out.
         :param error_window: seconds without a good poll the wait rides out.
         """
@@ -101,6 +109,7 @@ class BaasWaitTrigger(BaseTrigger):
         self.deadline = deadline
         self.deadline_kind = str(deadline_kind)
         self.started_at = time.time() if started_at is None else started_at
+        self.next_poll_at = next_poll_at
         self.status_policy = _status_policy(success_statuses, failure_statuses)
         self.max_consecutive_errors = max_consecutive_errors
         self.error_window = error_window
@@ -113,6 +122,7 @@ class BaasWaitTrigger(BaseTrigger):
             "deadline": self.deadline,
             "deadline_kind": self.deadline_kind,
             "started_at": self.started_at,
+            "next_poll_at": self.next_poll_at,
             "max_consecutive_errors": self.max_consecutive_errors,
             "error_window": self.error_window,
             **self.status_policy.to_kwargs(),
@@ -135,10 +145,17 @@ class BaasWaitTrigger(BaseTrigger):
                 decision = await self._wait(hook, watch)
         finally:
             kind.waiting -= 1
-        self._log_final(decision)
+        # The final message is not logged here: the event carries it, and the task logs it once
+        # when it resumes (the trigger's lines land in the same task log).
         yield TriggerEvent(self._event(decision, watch))
 
     async def _wait(self, hook: Any, watch: ExecutionWatch) -> Decision:
+        if self.next_poll_at is not None:
+            first = self.next_poll_at - time.time()
+            if watch.deadline is not None:
+                first = min(first, watch.deadline - time.time())
+            if first > 0:
+                await asyncio.sleep(first)
         while True:
             decision = watch.check_deadline() or await self._poll(hook, watch)
             if decision.final:
@@ -167,12 +184,6 @@ class BaasWaitTrigger(BaseTrigger):
                 )
             return decision
         return self._judge(watch, result)
-
-    def _log_final(self, decision: Decision) -> None:
-        if decision.state in (WaitState.SUCCESS, WaitState.FRESH):
-            self.log.info("%s", decision.message)
-        else:
-            self.log.error("%s", decision.message)
 
     def _watch(self) -> ExecutionWatch:
         raise NotImplementedError
@@ -206,15 +217,30 @@ class BaasExecutionTrigger(BaasWaitTrigger):
         execution_id: str,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         first_interval: float = DEFAULT_FIRST_INTERVAL,
+        max_poll_gap: float | None = None,
         expected_duration: float | None = None,
+        duration_spread: float = 0.0,
         **wait: Any,
     ) -> None:
-        """:param wait: the arguments of every wait (see ``BaasWaitTrigger``)."""
+        """
+        :param job_id: the job.
+        :param execution_id: the execution to wait for.
+        :param poll_interval: the longest wait between polls once the job may be ending (seconds).
+        :param first_interval: the shortest wait between polls (seconds).
+        :param max_poll_gap: with a known duration, the longest wait before the usual end (seconds;
+            None: ``polling.MAX_POLL_GAP_FACTOR`` poll intervals).
+        :param expected_duration: the job's usual duration (median of recent successful runs), or None.
+        :param duration_spread: how far the recent runs lay from ``expected_duration`` (seconds).
+        :param wait: the arguments of every wait (see ``BaasWaitTrigger``).
+        """
         super().__init__(job_id=job_id, **wait)
         self.execution_id = str(execution_id)
         self.poll_interval = poll_interval
         self.first_interval = first_interval
+        self.max_poll_gap = max_poll_gap
         self.expected_duration = expected_duration
+        self.duration_spread = duration_spread
+        self._lookup = LookupChoice()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -224,7 +250,9 @@ class BaasExecutionTrigger(BaasWaitTrigger):
                 "execution_id": self.execution_id,
                 "poll_interval": self.poll_interval,
                 "first_interval": self.first_interval,
+                "max_poll_gap": self.max_poll_gap,
                 "expected_duration": self.expected_duration,
+                "duration_spread": self.duration_spread,
             },
         )
 
@@ -233,24 +261,36 @@ class BaasExecutionTrigger(BaasWaitTrigger):
             job_id=self.job_id,
             execution_id=self.execution_id,
             status_policy=self.status_policy,
-            polling=_shared_polling(self.poll_interval, self.first_interval),
+            polling=_shared_polling(self.poll_interval, self.first_interval, self.max_poll_gap),
             started_at=self.started_at,
             deadline=self.deadline,
-            expected_duration=self.expected_duration,
+            expected_duration=(
+                ExpectedDuration(self.expected_duration, self.duration_spread)
+                if self.expected_duration
+                else None
+            ),
             max_consecutive_errors=self.max_consecutive_errors,
             error_window=self.error_window,
+            lookup=self._lookup,
         )
 
     def _is_running(self, status: str | None) -> bool:
         return self.status_policy.classify(status) is Outcome.RUNNING
 
     async def _read(self, hook: Any) -> Any:
-        return await hook.apoll_execution(
-            self.job_id, self.execution_id, self.site_id, is_running=self._is_running
+        return await hook.apoll_execution_by(
+            self.job_id,
+            self.execution_id,
+            self.site_id,
+            is_running=self._is_running,
+            lookup=self._lookup.next(),
         )
 
     def _judge(self, watch: ExecutionWatch, result: Any) -> Decision:
-        return watch.observe(result)
+        watch.lookup.learn(result.summary_answered)
+        if result.rows and watch.wants_history:
+            watch.learn_history(result.listed)
+        return watch.observe(result.execution)
 
     def _event(self, decision: Decision, watch: ExecutionWatch) -> dict[str, Any]:
         return {

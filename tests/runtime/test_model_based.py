@@ -1,5 +1,6 @@
 """Model-based tests: Hypothesis draws one job's history and the API's misbehaviour, then drives the
-operator, the gate and the sensor through retries, reschedules and clears against it.
+operator, the gate and the sensor through retries, reschedules and clears against it. The API's
+job summary shows either the newest execution or only the newest finished one.
 
 The model is an in-memory BaaS API behind the hook's real request plans (only the socket is
 replaced): executions with null or odd start times, unknown status words, other callers' runs
@@ -30,6 +31,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_baas.hooks import baas as hook_module
 from airflow_provider_baas.hooks.transport import MaybeSent, RequestSpec, Response, SyncTransport
+from airflow_provider_baas.models import parse_time
 from airflow_provider_baas.operators.baas import BaasExecuteJobOperator
 from airflow_provider_baas.sensors.baas import BaasBackupFreshnessSensor, BaasExecutionSensor
 
@@ -110,6 +112,9 @@ class ModelApi:
     lineage: str = "ti-1"
     job_type: str = "BACKUP"
     first_summary: str | None = None
+    # The summary's last_execution_details show only the newest *finished* execution, so polls
+    # must learn to read the listing (polling.LookupChoice).
+    finished_only: bool = False
 
     def handle(self, spec: RequestSpec) -> Response:
         self.tick += 1
@@ -163,9 +168,14 @@ class ModelApi:
         return _json(200, rows[(page - 1) * size : page * size])
 
     def _job(self) -> dict[str, Any]:
-        newest = self.visible()[-1] if self.visible() else None
+        shown = [e for e in self.visible() if e.final] if self.finished_only else self.visible()
+        newest = shown[-1] if shown else None
         if self.first_summary is None and newest is not None:
             self.first_summary = newest.execution_id  # the job's latest when a task first asked
+        elif self.first_summary is None and shown != self.visible():
+            # Nothing finished to show: the sensor takes the listing's newest start instead.
+            dated = [(t, e.execution_id) for e in self.visible() if (t := _start(e)) is not None]
+            self.first_summary = max(dated)[1] if dated else None
         details = None
         if newest is not None:
             restore = self.job_type == "RESTORE"
@@ -183,6 +193,13 @@ class ModelApi:
             "job_type": self.job_type,
             "last_execution_details": details,
         }
+
+
+def _start(execution: ModelExecution) -> datetime | None:
+    try:
+        return parse_time(execution.start_time)
+    except (TypeError, ValueError):
+        return None
 
 
 def _json(status: int, body: Any) -> Response:
@@ -225,6 +242,7 @@ def apis(draw: st.DrawFn) -> ModelApi:
         lost_answers=draw(st.sets(st.integers(0, 2), max_size=2)),
         other_runs=draw(st.dictionaries(st.integers(1, 12), st.sampled_from(["FULL", "DELTA"]), max_size=2)),
         outcomes=draw(st.lists(st.sampled_from(["SUCCESSFUL", "FAILED"]), min_size=1, max_size=3)),
+        finished_only=draw(st.booleans()),
     )
 
 

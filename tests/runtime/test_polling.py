@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -25,10 +27,16 @@ from airflow_provider_baas.polling import (
     ERROR,
     FAILED,
     FINAL_STATES,
+    HISTORY_SIZE,
+    LOOKUP_RECHECK_EVERY,
     SUCCESS,
     TIMEOUT,
     WAIT,
+    WINDOW_POLLS,
     ExecutionWatch,
+    ExpectedDuration,
+    Lookup,
+    LookupChoice,
     PollingPolicy,
 )
 from airflow_provider_baas.status import StatusPolicy
@@ -119,29 +127,40 @@ class TestPollingPolicy:
         with pytest.raises(BaasValidationError, match="poll_interval"):
             PollingPolicy(poll_interval=bad)
 
-    def test_expected_duration_is_denser_near_the_end(self) -> None:
-        policy = PollingPolicy(poll_interval=60, first_interval=5)
-        expected = 7200.0
-        approaching = [policy.next_wait(e, expected) for e in (6000, 7000, 7100, 7150, 7190, 7199)]
-        assert approaching == sorted(approaching, reverse=True), approaching
-        assert approaching[-1] == 5  # right before the expected end: as dense as at the start
-        # Near the expected end it polls more often than the plain schedule would...
-        assert policy.next_wait(7150, expected) < policy.next_wait(7150)
-        # ...and never overshoots the expected end by more than the first interval.
-        for elapsed in (6000, 7000, 7100):
-            assert elapsed + policy.next_wait(elapsed, expected) <= expected
+    def test_with_a_history_sparse_until_the_shortest_recent_run_then_dense(self) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5, max_poll_gap=600)
+        expected = ExpectedDuration(typical=7200, spread=200)  # recent runs: 7000 s to 7400 s
+        # Far from the end: equal steps of at most max_poll_gap that land on 7000 s.
+        t, polls = 0.0, []
+        while t < 7000:
+            wait = policy.next_wait(t, expected)
+            assert wait <= 600
+            t += wait
+            polls.append(t)
+        assert t == pytest.approx(7000) and len(polls) == 12  # ceil(7000 / 600)
+        # Across the span of the recent runs: about WINDOW_POLLS polls, each at most poll_interval.
+        assert policy.next_wait(7000, expected) == pytest.approx(400 / WINDOW_POLLS)
+        assert policy.next_wait(7399, expected) == pytest.approx(400 / WINDOW_POLLS)
+        # Later than any recent run: dense again, growing back to poll_interval.
+        after = [policy.next_wait(7400 + over, expected) for over in (0, 100, 200, 10000)]
+        assert after == [5, 20, 40, 60]
 
-    def test_expected_duration_far_from_the_end_and_after_it(self) -> None:
+    def test_window_steps_are_bounded_by_first_and_poll_interval(self) -> None:
         policy = PollingPolicy(poll_interval=60, first_interval=5)
-        # Far from the end: sparse, but never beyond poll_interval (the documented longest wait).
-        assert policy.next_wait(0, 7200) == 60
-        assert policy.next_wait(7200 - 20, 7200) == 10
-        # Past the expected end: dense again, then growing back to poll_interval.
-        assert policy.next_wait(7201, 7200) == 5
-        after = [policy.next_wait(7200 + over, 7200) for over in (1, 100, 200, 1000, 10000)]
-        assert after == sorted(after)
-        assert after[1] == pytest.approx(20.0)
-        assert after[-1] == 60
+        assert policy.next_wait(100, ExpectedDuration(100, 0)) == 5  # no spread: as dense as at first
+        assert policy.next_wait(1000, ExpectedDuration(3000, 2500)) == 60  # a wide spread: capped
+
+    def test_a_bare_number_is_an_expected_duration_without_spread(self) -> None:
+        policy = PollingPolicy(poll_interval=60, first_interval=5)
+        for elapsed in (0, 3000, 7199, 7200, 7300):
+            assert policy.next_wait(elapsed, 7200.0) == policy.next_wait(elapsed, ExpectedDuration(7200.0))
+
+    def test_max_poll_gap_defaults_to_eight_poll_intervals_and_never_below_one(self) -> None:
+        assert PollingPolicy().max_poll_gap == 600.0
+        assert PollingPolicy(poll_interval=10).max_poll_gap == 80.0
+        assert PollingPolicy(poll_interval=60, max_poll_gap=30).max_poll_gap == 60
+        with pytest.raises(BaasValidationError, match="max_poll_gap"):
+            PollingPolicy(max_poll_gap=0)
 
     @pytest.mark.parametrize("expected", [None, 0, -5])
     def test_unknown_expected_duration_is_the_plain_schedule(self, expected: float | None) -> None:
@@ -153,6 +172,93 @@ class TestPollingPolicy:
         policy = PollingPolicy(poll_interval=60, first_interval=5)
         assert [policy.error_wait(n) for n in range(1, 8)] == [5, 10, 20, 40, 60, 60, 60]
         assert policy.error_wait(100) == 60
+
+
+# ---------------------------------------------------------------------------------------------
+# ExpectedDuration: the job's usual duration from its recent successful runs
+
+
+def listed(execution_id: str, minutes: float | None, status: str = "SUCCESSFUL", **fields: Any) -> Execution:
+    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=int(execution_id))
+    end = start + timedelta(minutes=minutes) if minutes is not None else None
+    raw = {"execution_id": execution_id, "status": status, "start_time": start.isoformat(), **fields}
+    if end is not None:
+        raw["end_time"] = end.isoformat()
+    return Execution.from_dict(raw)
+
+
+class TestExpectedDuration:
+    def test_median_and_farthest_run(self) -> None:
+        expected = ExpectedDuration.from_durations([100, 90, 130, 110])
+        assert (expected.typical, expected.spread) == (105, 25)
+        assert (expected.earliest, expected.latest) == (80, 130)
+
+    def test_too_few_runs_is_no_history(self) -> None:
+        assert ExpectedDuration.from_durations([100, 90]) is None
+        assert ExpectedDuration.from_durations([100, 90, 0, -1, float("nan")]) is None
+
+    def test_only_the_newest_history_size_runs_count(self) -> None:
+        newest = [100.0] * HISTORY_SIZE
+        assert ExpectedDuration.from_durations([*newest, 5000, 9000]) == ExpectedDuration(100.0, 0.0)
+
+    def test_from_history_takes_recent_successful_runs_of_the_run_type(self) -> None:
+        policy = StatusPolicy()
+        history = [
+            listed("1", 60, run_type="FULL"),
+            listed("2", 62, run_type="FULL"),
+            listed("3", 5, run_type="DELTA"),  # another run type: not this job's FULL duration
+            listed("4", 1, status="FAILED", run_type="FULL"),  # failed runs say nothing
+            listed("5", None, status="RUNNING", run_type="FULL"),  # no end yet
+            listed("6", 58),  # no run type given: counts
+        ]
+        expected = ExpectedDuration.from_history(history, policy, "FULL")
+        assert expected == ExpectedDuration(3600.0, 120.0)
+        assert ExpectedDuration.from_history(history, policy, "DELTA") is None  # 1 DELTA + 1 untyped
+
+    def test_from_history_prefers_the_newest_runs(self) -> None:
+        old = [listed(str(i), 600) for i in range(1, 4)]
+        new = [listed(str(i), 60) for i in range(10, 10 + HISTORY_SIZE)]
+        assert ExpectedDuration.from_history(old + new, StatusPolicy()) == ExpectedDuration(3600.0, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# LookupChoice: one request per poll, whatever the summary shows
+
+
+class TestLookupChoice:
+    def test_summary_while_it_answers(self) -> None:
+        choice = LookupChoice()
+        for _ in range(30):
+            assert choice.next() is Lookup.SUMMARY
+            choice.learn(True)
+
+    def test_listing_once_the_summary_did_not_name_the_execution_with_bounded_rechecks(self) -> None:
+        choice = LookupChoice(recheck_every=4)
+        assert choice.next() is Lookup.SUMMARY
+        choice.learn(False)
+        used = []
+        for _ in range(12):
+            lookup = choice.next()
+            used.append(lookup)
+            choice.learn(False if lookup is Lookup.SUMMARY else None)
+        assert used == [Lookup.LISTING] * 3 + [Lookup.SUMMARY] + [Lookup.LISTING] * 3 + [Lookup.SUMMARY] + [
+            Lookup.LISTING
+        ] * 3 + [Lookup.SUMMARY]
+
+    def test_back_to_the_summary_when_a_recheck_finds_the_execution_there(self) -> None:
+        choice = LookupChoice(preferred=Lookup.LISTING, polls_since_check=LOOKUP_RECHECK_EVERY - 1)
+        assert choice.next() is Lookup.SUMMARY
+        choice.learn(True)
+        assert (choice.next(), choice.polls_since_check) == (Lookup.SUMMARY, 0)
+
+    def test_listing_once_then_the_preferred_lookup(self) -> None:
+        choice = LookupChoice.listing_once()
+        assert choice.next() is Lookup.LISTING
+        choice.learn(None)
+        assert choice.next() is Lookup.SUMMARY
+        remembered = LookupChoice.listing_once(Lookup.LISTING)
+        remembered.learn(None)
+        assert remembered.next() is Lookup.LISTING
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,3 +604,52 @@ class TestObserveError:
 def test_final_states_are_exactly_the_documented_ones() -> None:
     assert set(FINAL_STATES) == {SUCCESS, FAILED, TIMEOUT, ERROR}
     assert WAIT not in FINAL_STATES
+
+
+# ---------------------------------------------------------------------------------------------
+# ExecutionWatch: the schedule counts from the execution's start once a history is known
+
+
+def test_a_watch_joining_a_running_backup_counts_from_its_start() -> None:
+    now = [T0]
+    started = listed("1", None, status="RUNNING")
+    assert started.start_time is not None
+    now[0] = started.start_time.timestamp() + 3000  # joined 50 minutes into the run
+    watch = ExecutionWatch(
+        job_id="34",
+        execution_id="1",
+        polling=PollingPolicy(poll_interval=60, first_interval=5, max_poll_gap=600),
+        expected_duration=ExpectedDuration(3600, 0),
+        clock=lambda: now[0],
+    )
+    decision = watch.observe(started)
+    assert decision.wait == 600  # 600 s to the usual end, not the 3600 s of a fresh wait
+
+
+def test_without_a_history_the_schedule_counts_from_the_wait() -> None:
+    now = [T0]
+    started = listed("1", None, status="RUNNING")
+    assert started.start_time is not None
+    now[0] = started.start_time.timestamp() + 3000
+    watch = ExecutionWatch(
+        job_id="34",
+        execution_id="1",
+        polling=PollingPolicy(poll_interval=60, first_interval=5),
+        clock=lambda: now[0],
+    )
+    assert watch.observe(started).wait == 5  # the plain schedule, as before
+
+
+def test_a_watch_learns_the_history_once_from_a_listing_it_read() -> None:
+    rows = [listed("9", None, status="RUNNING", run_type="FULL")] + [
+        listed(str(i), 60, run_type="FULL") for i in range(1, 4)
+    ]
+    watch = ExecutionWatch(job_id="34", execution_id="9")
+    watch.learn_history(rows)
+    assert watch.expected_duration == ExpectedDuration(3600.0, 0.0)
+    watch.learn_history([listed(str(i), 10) for i in range(1, 4)])  # already known: kept
+    assert watch.expected_duration == ExpectedDuration(3600.0, 0.0)
+    short = ExecutionWatch(job_id="34", execution_id="9")
+    short.learn_history(rows[:2])  # too few runs: none, and not looked for again
+    short.learn_history(rows)
+    assert short.expected_duration is None and short.history_read
