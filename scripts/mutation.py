@@ -29,7 +29,11 @@ TIMEOUT = 120  # seconds per mutant; a mutant that hangs the tests counts as kil
 # Each decision module against its fast unit and property tests (never the DAG-level suites).
 TESTS = {
     "status": ["tests/hook/test_models_status.py", "tests/runtime/test_decisions.py"],
-    "polling": ["tests/runtime/test_polling.py", "tests/runtime/test_decisions.py"],
+    "polling": [
+        "tests/runtime/test_polling.py",
+        "tests/runtime/test_decisions.py",
+        "tests/hook/test_hook_poll_lookup.py",  # LookupChoice, as the hook uses it
+    ],
     "freshness": ["tests/runtime/test_decisions.py", "tests/runtime/test_gate.py"],
     "reattach": [
         "tests/runtime/test_decisions.py",
