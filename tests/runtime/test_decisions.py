@@ -463,3 +463,9 @@ def test_polling_policies_and_decisions_are_immutable(frozen, field):
     """Shared by every wait of a trigger, and passed between layers: nobody may change them."""
     with pytest.raises(AttributeError):
         setattr(frozen, field, 1.0)
+
+
+def test_the_default_max_poll_gap_is_eight_poll_intervals():
+    """README: 8 × poll_interval, 10 min with the default 75 s (literals: changing the factor fails)."""
+    assert PollingPolicy().max_poll_gap == 600
+    assert PollingPolicy(poll_interval=30).max_poll_gap == 240
