@@ -232,12 +232,17 @@ def main(argv: list[str]) -> int:
     rows, started = [], time.monotonic()
     for module in modules:
         print(f"{module}: {len(mutants(module))} mutants", flush=True)
-        rows.append((module, *run(module, equivalents)[:3]))
-    print(f"\n{'module':<10} {'mutants':>7} {'killed':>6} {'survived':>8} {'equivalent':>10} {'score':>6}")
-    for module, kill_count, survived, equivalent in rows:
+        module_started = time.monotonic()
+        kill_count, survived, equivalent, _ = run(module, equivalents)
+        rows.append((module, kill_count, survived, equivalent, time.monotonic() - module_started))
+        print(f"{module}: {kill_count} killed, {survived} survived, {equivalent} equivalent", flush=True)
+    header = ("module", "mutants", "killed", "survived", "equivalent", "score", "time")
+    print("\n" + " ".join(f"{h:<10}" if i == 0 else f"{h:>{len(h) + 1}}" for i, h in enumerate(header)))
+    for module, kill_count, survived, equivalent, seconds in rows:
         total = kill_count + survived + equivalent
         score = 100.0 * kill_count / (kill_count + survived) if kill_count + survived else 100.0
-        print(f"{module:<10} {total:>7} {kill_count:>6} {survived:>8} {equivalent:>10} {score:>5.0f}%")
+        figures = f"{total:>8} {kill_count:>7} {survived:>9} {equivalent:>11}"
+        print(f"{module:<10} {figures} {score:>5.0f}% {seconds:>4.0f}s")
     print(f"\n{time.monotonic() - started:.0f}s")
     return 0
 
