@@ -469,3 +469,11 @@ def test_the_default_max_poll_gap_is_eight_poll_intervals():
     """README: 8 × poll_interval, 10 min with the default 75 s (literals: changing the factor fails)."""
     assert PollingPolicy().max_poll_gap == 600
     assert PollingPolicy(poll_interval=30).max_poll_gap == 240
+
+
+def test_a_bare_expected_duration_has_no_spread():
+    """Trigger kwargs and callers may pass a number: the job is then expected to end at that time."""
+    expected = polling.as_expected(3600)
+
+    assert expected is not None
+    assert (expected.earliest, expected.latest) == (3600.0, 3600.0)
