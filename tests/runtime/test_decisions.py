@@ -466,7 +466,7 @@ def test_polling_policies_and_decisions_are_immutable(frozen, field):
 
 
 def test_the_default_max_poll_gap_is_eight_poll_intervals():
-    """README: 8 × poll_interval, 10 min with the default 75 s (literals: changing the factor fails)."""
+    """README: 8 poll intervals, 10 min with the default 75 s (literals: changing the factor fails)."""
     assert PollingPolicy().max_poll_gap == 600
     assert PollingPolicy(poll_interval=30).max_poll_gap == 240
 
@@ -477,3 +477,45 @@ def test_a_bare_expected_duration_has_no_spread():
 
     assert expected is not None
     assert (expected.earliest, expected.latest) == (3600.0, 3600.0)
+
+
+def _history_watch(clock: _Clock) -> ExecutionWatch:
+    """A wait that begins now for a job whose successful runs all took an hour."""
+    expected = polling.ExpectedDuration(3600.0)
+    return ExecutionWatch(
+        job_id="7", execution_id="1", started_at=clock(), clock=clock, expected_duration=expected
+    )
+
+
+def test_with_a_history_the_schedule_counts_from_the_executions_start():
+    """A wait that joins a backup running for 55 min polls 5 min later, when it usually ends."""
+    clock = _Clock()
+    started = datetime.fromtimestamp(clock() - 3300, UTC).isoformat()
+    running = Execution.from_dict(
+        {"execution_id": "1", "job_id": 7, "status": "RUNNING", "start_time": started}
+    )
+
+    assert _history_watch(clock).observe(running).wait == 300
+
+
+def test_with_a_history_and_no_start_time_yet_the_schedule_counts_from_the_wait():
+    """Queued: the hour is still ahead, so the wait polls at most every max_poll_gap (10 min)."""
+    clock = _Clock()
+    queued = Execution.from_dict({"execution_id": "1", "job_id": 7, "status": "QUEUED"})
+
+    assert _history_watch(clock).observe(queued).wait == 600
+
+
+def test_a_wait_on_the_listing_reads_the_summary_again_every_recheck_every_polls():
+    choice = polling.LookupChoice(polling.Lookup.LISTING, recheck_every=3)
+    chosen = []
+    for _ in range(4):
+        chosen.append(choice.next())
+        choice.learn(None if chosen[-1] is polling.Lookup.LISTING else False)
+
+    assert chosen == [
+        polling.Lookup.LISTING,
+        polling.Lookup.LISTING,
+        polling.Lookup.SUMMARY,
+        polling.Lookup.LISTING,
+    ]
