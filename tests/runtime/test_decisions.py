@@ -519,3 +519,14 @@ def test_a_wait_on_the_listing_reads_the_summary_again_every_recheck_every_polls
         polling.Lookup.SUMMARY,
         polling.Lookup.LISTING,
     ]
+
+
+def test_a_history_of_no_particular_run_type_counts_every_successful_run():
+    runs = [
+        execution("a", "SUCCESSFUL", started=1000, ended=900, run_type="FULL"),
+        execution("b", "SUCCESSFUL", started=2000, ended=1800, run_type="DELTA"),
+        execution("c", "SUCCESSFUL", started=3000, ended=2700, run_type="FULL"),
+        execution("d", "FAILED", started=4000, ended=3000, run_type="FULL"),
+    ]
+
+    assert polling.ExpectedDuration.from_history(runs, POLICY) == polling.ExpectedDuration(200.0, 100.0)
