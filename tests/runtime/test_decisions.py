@@ -457,7 +457,12 @@ def test_a_variable_name_of_exactly_250_characters_is_kept_readable():
 
 
 @pytest.mark.parametrize(
-    ("frozen", "field"), [(PollingPolicy(), "poll_interval"), (Decision(WAIT, "still RUNNING"), "wait")]
+    ("frozen", "field"),
+    [
+        (PollingPolicy(), "poll_interval"),
+        (Decision(WAIT, "still RUNNING"), "wait"),
+        (polling.ExpectedDuration(3600.0), "typical"),
+    ],
 )
 def test_polling_policies_and_decisions_are_immutable(frozen, field):
     """Shared by every wait of a trigger, and passed between layers: nobody may change them."""
@@ -530,3 +535,9 @@ def test_a_history_of_no_particular_run_type_counts_every_successful_run():
     ]
 
     assert polling.ExpectedDuration.from_history(runs, POLICY) == polling.ExpectedDuration(200.0, 100.0)
+
+
+@pytest.mark.parametrize("unknown", [0, -5, None])
+def test_an_expected_duration_of_zero_or_less_is_unknown(unknown):
+    """Not "ends at once": the schedule without a history applies."""
+    assert polling.as_expected(unknown) is None
