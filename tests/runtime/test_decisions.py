@@ -541,3 +541,15 @@ def test_a_history_of_no_particular_run_type_counts_every_successful_run():
 def test_an_expected_duration_of_zero_or_less_is_unknown(unknown):
     """Not "ends at once": the schedule without a history applies."""
     assert polling.as_expected(unknown) is None
+
+
+def test_a_jobs_history_is_searched_once_per_wait_even_when_too_short():
+    """A job with too few successful runs is not searched for a history on every poll."""
+    clock = _Clock()
+    watch = ExecutionWatch(job_id="7", execution_id="1", started_at=clock(), clock=clock)
+    assert watch.wants_history
+
+    watch.learn_history([execution("1", "RUNNING", started=10), execution("0", "SUCCESSFUL", 5000, 1400)])
+
+    assert watch.expected_duration is None
+    assert not watch.wants_history

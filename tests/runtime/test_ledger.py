@@ -292,3 +292,27 @@ def test_what_is_remembered_cannot_be_changed_after_it_is_read(memory, field):
     """The decision made from a memory is made from what was read, not from a later change."""
     with pytest.raises(AttributeError):
         setattr(memory, field, "another")
+
+
+class _UnmappedTI(FakeTI):
+    """A task instance object without ``map_index`` (unmapped)."""
+
+    dag_id, task_id, run_id = "etl", "backup", "manual__1"
+
+
+def test_an_unmapped_task_instance_without_map_index_reads_the_same_variable(monkeypatch):
+    memory = {"job_id": "34", "site_id": "demo-site", "sent_at": SENT.isoformat(), "execution_id": "121"}
+    name = "baas_provider.task_state.etl.backup.manual__1.-1"
+    monkeypatch.setenv(f"AIRFLOW_VAR_{name.upper()}", json.dumps({STATE_KEY: memory}))
+
+    earlier = ExecutionLedger(make_context(_UnmappedTI()), "34", "demo-site").earlier_start()
+
+    assert earlier is not None and earlier.execution_id == "121"
+
+
+def test_a_context_that_is_not_a_mapping_has_no_memory():
+    the_ledger = ExecutionLedger(object(), "34", "demo-site")
+    the_ledger.remember_started(SENT, "121")
+
+    assert the_ledger.earlier_start() is None
+    assert the_ledger.watched() is None
