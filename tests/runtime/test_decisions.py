@@ -553,3 +553,14 @@ def test_a_jobs_history_is_searched_once_per_wait_even_when_too_short():
 
     assert watch.expected_duration is None
     assert not watch.wants_history
+
+
+def test_with_a_history_the_waits_land_on_the_usual_end_even_when_it_is_under_a_second_away():
+    policy = PollingPolicy(poll_interval=10, first_interval=0.1)
+
+    assert policy.next_wait(99.5, polling.ExpectedDuration(100.0)) == pytest.approx(0.5)
+
+
+def test_two_waiting_triggers_already_share_a_wake_up_grid():
+    assert polling.wake_grid(0.1, 2) == 0.25  # 8 x 0.1 s / 2 waits, rounded down to a power of two
+    assert polling.wake_grid(0.1, 1) == 0.0

@@ -32,6 +32,7 @@ from airflow_provider_baas.polling import (
     DeadlineKind,
     Decision,
     ExecutionWatch,
+    LookupChoice,
 )
 from airflow_provider_baas.status import StatusPolicy
 from airflow_provider_baas.testing import BaasSimulator
@@ -152,6 +153,18 @@ def test_a_failed_poll_that_ends_the_wait_is_not_logged_as_retried(sim: BaasSimu
 
     assert decision.state == ERROR
     assert log.lines == []
+
+
+def test_a_poll_that_reads_the_listing_learns_the_jobs_usual_duration(sim: BaasSimulator):
+    """The listing holds the job's history at no extra request: the schedule uses it from then on."""
+    execution_id = sim.start_execution(34)
+    watch = ExecutionWatch(job_id="34", execution_id=execution_id, lookup=LookupChoice.listing_once())
+
+    decision = poll_once(BaasHook(), watch, "demo-site", _Log())
+
+    assert decision.state == WAIT
+    assert watch.history_read and watch.expected_duration is not None
+    assert len(sim.requests) == 1
 
 
 # --- task_deadline and wait_deadline ---------------------------------------------------------
