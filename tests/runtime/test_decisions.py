@@ -564,3 +564,33 @@ def test_with_a_history_the_waits_land_on_the_usual_end_even_when_it_is_under_a_
 def test_two_waiting_triggers_already_share_a_wake_up_grid():
     assert polling.wake_grid(0.1, 2) == 0.25  # 8 x 0.1 s / 2 waits, rounded down to a power of two
     assert polling.wake_grid(0.1, 1) == 0.0
+
+
+def _learned(own: Execution | None, others: list[Execution]) -> polling.ExpectedDuration | None:
+    clock = _Clock()
+    watch = ExecutionWatch(job_id="7", execution_id="1", started_at=clock(), clock=clock)
+    watch.learn_history([own, *others] if own is not None else others)
+    return watch.expected_duration
+
+
+def test_a_listing_poll_learns_from_runs_of_its_own_run_type_only():
+    full = [
+        execution(f"f{i}", "SUCCESSFUL", started=9000 - i, ended=8900 - i, run_type="FULL") for i in range(3)
+    ]
+    delta = [execution(f"d{i}", "SUCCESSFUL", started=5000, ended=4000, run_type="DELTA") for i in range(4)]
+
+    assert _learned(execution("1", "RUNNING", started=10, run_type="FULL"), full + delta) == (
+        polling.ExpectedDuration(100.0)
+    )
+    assert _learned(None, full + delta) == polling.ExpectedDuration(1000.0, 900.0)  # ours not listed: all
+
+
+def test_a_start_time_ahead_of_the_workers_clock_counts_as_just_started():
+    """The server's clock may run ahead: the schedule never counts negative time."""
+    clock = _Clock()
+    ahead = datetime.fromtimestamp(clock() + 30, UTC).isoformat()
+    running = Execution.from_dict(
+        {"execution_id": "1", "job_id": 7, "status": "RUNNING", "start_time": ahead}
+    )
+
+    assert _history_watch(clock).observe(running).wait == 600
