@@ -16,6 +16,7 @@ from airflow_provider_baas.errors import (
     BaasExecutionNotFound,
     BaasServerError,
     BaasTransportSetupError,
+    BaasValidationError,
 )
 from airflow_provider_baas.freshness import (
     FRESH_CHOICE,
@@ -594,3 +595,14 @@ def test_a_start_time_ahead_of_the_workers_clock_counts_as_just_started():
     )
 
     assert _history_watch(clock).observe(running).wait == 600
+
+
+def test_with_a_history_the_waits_before_the_usual_end_are_equal_steps_that_land_on_it():
+    """15 min before the usual end, with at most 10 min between polls: two steps of 7.5 min."""
+    assert PollingPolicy().next_wait(2700, polling.ExpectedDuration(3600.0)) == 450
+
+
+def test_a_max_poll_gap_under_a_second_is_valid_and_zero_is_refused():
+    assert PollingPolicy(poll_interval=0.2, max_poll_gap=0.5).max_poll_gap == 0.5
+    with pytest.raises(BaasValidationError, match="max_poll_gap must be positive"):
+        PollingPolicy(max_poll_gap=0)
