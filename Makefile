@@ -56,7 +56,7 @@ venv-af31: $(VENV31)/.installed
 venv-af32: $(VENV32)/.installed
 
 # One-spot mutants of the decision modules against their fast tests (docs/testing.md). About
-# 25 minutes on 2 cores, so not part of `make test`. MODULES="status freshness" runs a subset.
+# 1.5 hours on 2 shared cores, so not part of `make test`. MODULES="status freshness" runs a subset.
 MODULES ?=
 mutation: venv
 	$(VENV3)/bin/python scripts/mutation.py $(MODULES)
