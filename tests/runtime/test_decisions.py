@@ -606,3 +606,33 @@ def test_a_max_poll_gap_under_a_second_is_valid_and_zero_is_refused():
     assert PollingPolicy(poll_interval=0.2, max_poll_gap=0.5).max_poll_gap == 0.5
     with pytest.raises(BaasValidationError, match="max_poll_gap must be positive"):
         PollingPolicy(max_poll_gap=0)
+
+
+def test_without_a_history_the_schedule_counts_from_the_wait_not_the_execution():
+    """The plain schedule: a wait that joins a long-running backup starts with short polls."""
+    clock = _Clock()
+    started = datetime.fromtimestamp(clock() - 3300, UTC).isoformat()
+    running = Execution.from_dict(
+        {"execution_id": "1", "job_id": 7, "status": "RUNNING", "start_time": started}
+    )
+
+    assert _default_watch(clock).observe(running).wait == 15
+
+
+def test_a_wait_never_sleeps_past_its_deadline():
+    clock = _Clock()
+    watch = ExecutionWatch(
+        job_id="7", execution_id="1", started_at=clock(), clock=clock, deadline=clock() + 0.5
+    )
+
+    assert watch.observe(execution("1", "RUNNING", started=10)).wait == 0.5
+
+
+def test_a_timeout_after_a_failed_poll_carries_no_record():
+    error = BaasServerError(503, "GET", "/sites/s/jobs/7", "Service Unavailable")
+    clock = _Clock()
+    watch = ExecutionWatch(job_id="7", execution_id="1", started_at=clock(), clock=clock, deadline=clock())
+
+    decision = watch.observe_error(error)
+
+    assert decision.state == TIMEOUT and decision.execution is None
