@@ -163,14 +163,18 @@ def mutants(module: str) -> list[Mutant]:
     tree = ast.parse(source)
     scope = _in_scope(module, tree)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    found = []
+    found: list[Mutant] = []
+    seen: dict[tuple[int, str], int] = {}
     for index, node in enumerate(ast.walk(tree)):
         if getattr(node, "lineno", None) not in scope or _is_docstring_or_annotation(node, parents):
             continue
         for description, apply in _mutations(node):
+            # The same change twice on one line (two None constants) is told apart: "#2" is the second.
+            count = seen[node.lineno, description] = seen.get((node.lineno, description), 0) + 1
+            label = description if count == 1 else f"{description} #{count}"
             mutated = copy.deepcopy(tree)
             apply(list(ast.walk(mutated))[index])
-            found.append(Mutant(node.lineno, description, ast.unparse(ast.fix_missing_locations(mutated))))
+            found.append(Mutant(node.lineno, label, ast.unparse(ast.fix_missing_locations(mutated))))
     return found
 
 
