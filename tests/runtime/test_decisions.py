@@ -580,7 +580,7 @@ def test_a_listing_poll_learns_from_runs_of_its_own_run_type_only():
     ]
     delta = [execution(f"d{i}", "SUCCESSFUL", started=5000, ended=4000, run_type="DELTA") for i in range(4)]
 
-    assert _learned(execution("1", "RUNNING", started=10, run_type="FULL"), full + delta) == (
+    assert _learned(execution("1", "RUNNING", started=10, run_type="FULL"), delta + full) == (
         polling.ExpectedDuration(100.0)
     )
     assert _learned(None, full + delta) == polling.ExpectedDuration(1000.0, 900.0)  # ours not listed: all
@@ -636,3 +636,13 @@ def test_a_timeout_after_a_failed_poll_carries_no_record():
     decision = watch.observe_error(error)
 
     assert decision.state == TIMEOUT and decision.execution is None
+
+
+def test_a_history_counts_only_runs_with_both_a_start_and_an_end():
+    done = [execution(f"s{i}", "SUCCESSFUL", started=1000, ended=900) for i in range(3)]
+    no_start = execution("x", "SUCCESSFUL", ended=100)
+    no_end = execution("y", "SUCCESSFUL", started=5000)
+
+    assert polling.ExpectedDuration.from_history(
+        [no_start, no_end, *done], POLICY
+    ) == polling.ExpectedDuration(100.0)
