@@ -646,3 +646,9 @@ def test_a_history_counts_only_runs_with_both_a_start_and_an_end():
     assert polling.ExpectedDuration.from_history(
         [no_start, no_end, *done], POLICY
     ) == polling.ExpectedDuration(100.0)
+
+
+def test_sub_second_durations_are_usable_and_the_earliest_end_is_never_before_the_start():
+    assert polling.as_expected(0.5) == polling.ExpectedDuration(0.5)
+    assert polling.ExpectedDuration.from_durations([0.5, 0.5, 0.5]) == polling.ExpectedDuration(0.5)
+    assert polling.ExpectedDuration(10.0, 30.0).earliest == 0.0
