@@ -72,7 +72,7 @@ venv-af32: $(VENV32)/.installed
 venv-floors: $(VENVF)/.installed
 
 # One-spot mutants of the decision modules against their fast tests (docs/testing.md). About
-# 25 minutes on 2 cores, so not part of `make test`. MODULES="status freshness" runs a subset.
+# 1.5 hours on 2 shared cores, so not part of `make test`. MODULES="status freshness" runs a subset.
 MODULES ?=
 mutation: venv
 	$(VENV3)/bin/python scripts/mutation.py $(MODULES)

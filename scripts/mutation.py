@@ -29,13 +29,43 @@ TIMEOUT = 120  # seconds per mutant; a mutant that hangs the tests counts as kil
 # Each decision module against its fast unit and property tests (never the DAG-level suites).
 TESTS = {
     "status": ["tests/hook/test_models_status.py", "tests/runtime/test_decisions.py"],
-    "polling": ["tests/runtime/test_polling.py", "tests/runtime/test_decisions.py"],
+    "polling": [
+        "tests/runtime/test_polling.py",
+        "tests/runtime/test_decisions.py",
+        "tests/hook/test_hook_poll_lookup.py",  # LookupChoice, as the hook uses it
+    ],
     "freshness": ["tests/runtime/test_decisions.py", "tests/runtime/test_gate.py"],
-    "reattach": ["tests/runtime/test_decisions.py", "tests/runtime/test_reattach_variable.py"],
+    "reattach": [
+        "tests/runtime/test_decisions.py",
+        "tests/runtime/test_ledger.py",
+        "tests/runtime/test_reattach_variable.py",
+    ],
     "models": ["tests/hook/test_models_status.py", "tests/runtime/test_decisions.py"],
+    # The fast unit tests first: with -x most mutants die there, before the simulator-backed ones.
+    "waiting": [
+        "tests/runtime/test_waiting.py",
+        "tests/runtime/test_operator.py",
+        "tests/runtime/test_sensor.py",
+        # The gate is the one caller that joins after a 409 (the rest of test_gate.py measures freshness).
+        "tests/runtime/test_gate.py::test_a_409_on_execute_joins_the_backup_that_already_runs",
+        "tests/runtime/test_gate.py::test_a_409_with_nothing_running_is_looked_up_again_spaced_out_then_reported",
+    ],
 }
-# Only the id/time parts of models are decisions; its payload parsing is covered elsewhere.
-MODELS_PARTS = {"parse_time", "id_str", "executions_started_since", "executions_a_request_may_have_started"}
+# Modules mutated only in part (functions, or Class.method): the rest of the module is not a decision.
+# models: only its id/time parts decide (which execution a record is, when it started); its payload
+# parsing (_int_or_none, Job.from_dict's fields, to_dict) is covered by the hook tests.
+SCOPES = {
+    "models": {
+        "parse_time",
+        "id_str",
+        "LastExecution.from_dict",
+        "LastExecution.refers_to",
+        "Execution.from_job_summary",
+        "Execution.duration_seconds",
+        "executions_started_since",
+        "executions_a_request_may_have_started",
+    },
+}
 
 COMPARE_SWAPS = {
     ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
@@ -90,14 +120,28 @@ def _mutations(node: ast.AST) -> Iterator[tuple[str, callable]]:
         yield "if body -> pass", lambda n: setattr(n, "body", [ast.Pass()])
 
 
+def _functions(tree: ast.Module) -> Iterator[tuple[str, ast.FunctionDef]]:
+    """(name, node) of each top-level function and each method, as ``Class.method``."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            yield node.name, node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    yield f"{node.name}.{item.name}", item
+
+
 def _in_scope(module: str, tree: ast.Module) -> set[int]:
-    """Line numbers eligible for mutation (models: its id/time functions only)."""
-    if module != "models":
+    """Line numbers eligible for mutation: the whole module, or the functions ``SCOPES`` names."""
+    if module not in SCOPES:
         return {n.lineno for n in ast.walk(tree) if hasattr(n, "lineno")}
     lines: set[int] = set()
-    for fn in tree.body:
-        if isinstance(fn, ast.FunctionDef) and fn.name in MODELS_PARTS:
+    for name, fn in _functions(tree):
+        if name in SCOPES[module]:
             lines |= set(range(fn.lineno, (fn.end_lineno or fn.lineno) + 1))
+    missing = SCOPES[module] - {name for name, _ in _functions(tree)}
+    if missing:  # a renamed function must not silently drop out of the measure
+        raise SystemExit(f"{module}: no function {', '.join(sorted(missing))} to mutate")
     return lines
 
 
@@ -119,14 +163,18 @@ def mutants(module: str) -> list[Mutant]:
     tree = ast.parse(source)
     scope = _in_scope(module, tree)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    found = []
+    found: list[Mutant] = []
+    seen: dict[tuple[int, str], int] = {}
     for index, node in enumerate(ast.walk(tree)):
         if getattr(node, "lineno", None) not in scope or _is_docstring_or_annotation(node, parents):
             continue
         for description, apply in _mutations(node):
+            # The same change twice on one line (two None constants) is told apart: "#2" is the second.
+            count = seen[node.lineno, description] = seen.get((node.lineno, description), 0) + 1
+            label = description if count == 1 else f"{description} #{count}"
             mutated = copy.deepcopy(tree)
             apply(list(ast.walk(mutated))[index])
-            found.append(Mutant(node.lineno, description, ast.unparse(ast.fix_missing_locations(mutated))))
+            found.append(Mutant(node.lineno, label, ast.unparse(ast.fix_missing_locations(mutated))))
     return found
 
 
@@ -188,12 +236,17 @@ def main(argv: list[str]) -> int:
     rows, started = [], time.monotonic()
     for module in modules:
         print(f"{module}: {len(mutants(module))} mutants", flush=True)
-        rows.append((module, *run(module, equivalents)[:3]))
-    print(f"\n{'module':<10} {'mutants':>7} {'killed':>6} {'survived':>8} {'equivalent':>10} {'score':>6}")
-    for module, kill_count, survived, equivalent in rows:
+        module_started = time.monotonic()
+        kill_count, survived, equivalent, _ = run(module, equivalents)
+        rows.append((module, kill_count, survived, equivalent, time.monotonic() - module_started))
+        print(f"{module}: {kill_count} killed, {survived} survived, {equivalent} equivalent", flush=True)
+    header = ("module", "mutants", "killed", "survived", "equivalent", "score", "time")
+    print("\n" + " ".join(f"{h:<10}" if i == 0 else f"{h:>{len(h) + 1}}" for i, h in enumerate(header)))
+    for module, kill_count, survived, equivalent, seconds in rows:
         total = kill_count + survived + equivalent
         score = 100.0 * kill_count / (kill_count + survived) if kill_count + survived else 100.0
-        print(f"{module:<10} {total:>7} {kill_count:>6} {survived:>8} {equivalent:>10} {score:>5.0f}%")
+        figures = f"{total:>8} {kill_count:>7} {survived:>9} {equivalent:>11}"
+        print(f"{module:<10} {figures} {score:>5.0f}% {seconds:>4.0f}s")
     print(f"\n{time.monotonic() - started:.0f}s")
     return 0
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -75,6 +76,14 @@ def test_last_execution_refers_to_backup_and_restore_ids_as_strings():
     assert not last.refers_to("12")
 
 
+@pytest.mark.parametrize("no_id", [None, "", "  "])
+def test_no_execution_id_never_matches_details_that_lack_one_of_the_ids(no_id):
+    backup_only = LastExecution.from_dict({"backup_job_execution_id": 121, "status": "RUNNING"})
+
+    assert backup_only is not None
+    assert not backup_only.refers_to(no_id)
+
+
 def test_job_summary_of_a_restore_is_the_execution_asked_for():
     job = {
         "job_id": 77,
@@ -93,6 +102,7 @@ def test_job_summary_of_a_restore_is_the_execution_asked_for():
     assert (summary.execution_id, summary.job_id, summary.status) == ("900", "77", "RUNNING")
     assert summary.to_dict()["execution_id"] == "900"
     assert summary.job_name == "restore_to_test" and summary.status_detail is None
+    assert summary.run_type is None  # a job summary does not say which run type it was
     assert summary.start_time is not None and summary.start_time.year == 2026
     assert Execution.from_job_summary(job, "12") is None  # details of another execution
     assert Execution.from_job_summary({"job_id": 77}, "900") is None  # no details at all
@@ -173,6 +183,22 @@ def test_parse_time(value, expected):
         assert parsed.utcoffset() == timedelta(0)
 
 
+@pytest.fixture
+def worker_in_new_york(monkeypatch: pytest.MonkeyPatch):
+    """The worker's local time zone is not UTC (naive times must not be read in it)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("worker_in_new_york")
+def test_a_naive_server_time_is_utc_whatever_the_workers_time_zone():
+    assert parse_time("2022-12-07T11:35:00") == datetime(2022, 12, 7, 11, 35, tzinfo=UTC)
+    assert parse_time("2022-12-07T13:35:00+02:00") == datetime(2022, 12, 7, 11, 35, tzinfo=UTC)
+
+
 def test_execution_ids_and_numbers_are_normalised():
     execution = Execution.from_dict(
         {"execution_id": 5, "job_id": 34, "backup_set_size": "abc", "status": 3, "start_time": ""}
@@ -210,7 +236,9 @@ def test_execution_duration_and_to_dict():
 
 def test_execution_duration_unknown_without_both_times():
     assert Execution.from_dict(execution_payload(1, end_time=None)).duration_seconds is None
-    assert Execution.from_dict(execution_payload(1, start_time=None)).to_dict()["start_time"] is None
+    no_start = Execution.from_dict(execution_payload(1, start_time=None, end_time="2024-01-01T10:02:30Z"))
+    assert no_start.end_time is not None and no_start.duration_seconds is None
+    assert no_start.to_dict()["start_time"] is None
 
 
 def test_execution_times_in_other_zones_are_converted():

@@ -16,6 +16,7 @@ from airflow_provider_baas.errors import (
     BaasExecutionNotFound,
     BaasServerError,
     BaasTransportSetupError,
+    BaasValidationError,
 )
 from airflow_provider_baas.freshness import (
     FRESH_CHOICE,
@@ -26,7 +27,11 @@ from airflow_provider_baas.freshness import (
     execution_to_join_after_conflict,
     judge_freshness,
 )
-from airflow_provider_baas.models import Execution, executions_started_since
+from airflow_provider_baas.models import (
+    Execution,
+    executions_a_request_may_have_started,
+    executions_started_since,
+)
 from airflow_provider_baas.polling import (
     ERROR,
     FRESH,
@@ -253,6 +258,29 @@ def test_queued_executions_count_as_started_since():
     assert executions_started_since([queued], NOW) == [queued]
 
 
+def test_a_request_may_have_started_only_what_started_since_and_was_not_listed_before():
+    since = NOW - timedelta(seconds=60)
+    old = execution("old", "SUCCESSFUL", started=61, ended=30)
+    edge = execution("edge", "RUNNING", started=60)
+    listed = execution("listed", "RUNNING", started=10)
+    queued = execution("q", "QUEUED")
+
+    assert executions_a_request_may_have_started([old, edge, listed, queued], since) == [edge, listed]
+    assert executions_a_request_may_have_started(
+        [old, edge, listed, queued], since, None, known_before=["listed"]
+    ) == [edge, queued]
+
+
+def test_a_request_never_started_an_execution_of_another_run_type():
+    since = NOW - timedelta(seconds=60)
+    full = execution("full", "RUNNING", started=10, run_type=" full ")
+    delta = execution("delta", "RUNNING", started=10, run_type="DELTA")
+    untyped = execution("untyped", "RUNNING", started=10)
+
+    assert executions_a_request_may_have_started([full, delta, untyped], since, "FULL") == [full, untyped]
+    assert executions_a_request_may_have_started([full, delta, untyped], since, " ") == [full, delta, untyped]
+
+
 def test_a_status_policy_is_immutable():
     """Trigger kwargs and the gate share one policy object; nobody may change it under them."""
     policy = StatusPolicy.build()
@@ -430,9 +458,197 @@ def test_a_variable_name_of_exactly_250_characters_is_kept_readable():
 
 
 @pytest.mark.parametrize(
-    ("frozen", "field"), [(PollingPolicy(), "poll_interval"), (Decision(WAIT, "still RUNNING"), "wait")]
+    ("frozen", "field"),
+    [
+        (PollingPolicy(), "poll_interval"),
+        (Decision(WAIT, "still RUNNING"), "wait"),
+        (polling.ExpectedDuration(3600.0), "typical"),
+    ],
 )
 def test_polling_policies_and_decisions_are_immutable(frozen, field):
     """Shared by every wait of a trigger, and passed between layers: nobody may change them."""
     with pytest.raises(AttributeError):
         setattr(frozen, field, 1.0)
+
+
+def test_the_default_max_poll_gap_is_eight_poll_intervals():
+    """README: 8 poll intervals, 10 min with the default 75 s (literals: changing the factor fails)."""
+    assert PollingPolicy().max_poll_gap == 600
+    assert PollingPolicy(poll_interval=30).max_poll_gap == 240
+
+
+def test_a_bare_expected_duration_has_no_spread():
+    """Trigger kwargs and callers may pass a number: the job is then expected to end at that time."""
+    expected = polling.as_expected(3600)
+
+    assert expected is not None
+    assert (expected.earliest, expected.latest) == (3600.0, 3600.0)
+
+
+def _history_watch(clock: _Clock) -> ExecutionWatch:
+    """A wait that begins now for a job whose successful runs all took an hour."""
+    expected = polling.ExpectedDuration(3600.0)
+    return ExecutionWatch(
+        job_id="7", execution_id="1", started_at=clock(), clock=clock, expected_duration=expected
+    )
+
+
+def test_with_a_history_the_schedule_counts_from_the_executions_start():
+    """A wait that joins a backup running for 55 min polls 5 min later, when it usually ends."""
+    clock = _Clock()
+    started = datetime.fromtimestamp(clock() - 3300, UTC).isoformat()
+    running = Execution.from_dict(
+        {"execution_id": "1", "job_id": 7, "status": "RUNNING", "start_time": started}
+    )
+
+    assert _history_watch(clock).observe(running).wait == 300
+
+
+def test_with_a_history_and_no_start_time_yet_the_schedule_counts_from_the_wait():
+    """Queued: the hour is still ahead, so the wait polls at most every max_poll_gap (10 min)."""
+    clock = _Clock()
+    queued = Execution.from_dict({"execution_id": "1", "job_id": 7, "status": "QUEUED"})
+
+    assert _history_watch(clock).observe(queued).wait == 600
+
+
+def test_a_wait_on_the_listing_reads_the_summary_again_every_recheck_every_polls():
+    choice = polling.LookupChoice(polling.Lookup.LISTING, recheck_every=3)
+    chosen = []
+    for _ in range(4):
+        chosen.append(choice.next())
+        choice.learn(None if chosen[-1] is polling.Lookup.LISTING else False)
+
+    assert chosen == [
+        polling.Lookup.LISTING,
+        polling.Lookup.LISTING,
+        polling.Lookup.SUMMARY,
+        polling.Lookup.LISTING,
+    ]
+
+
+def test_a_history_of_no_particular_run_type_counts_every_successful_run():
+    runs = [
+        execution("a", "SUCCESSFUL", started=1000, ended=900, run_type="FULL"),
+        execution("b", "SUCCESSFUL", started=2000, ended=1800, run_type="DELTA"),
+        execution("c", "SUCCESSFUL", started=3000, ended=2700, run_type="FULL"),
+        execution("d", "FAILED", started=4000, ended=3000, run_type="FULL"),
+    ]
+
+    assert polling.ExpectedDuration.from_history(runs, POLICY) == polling.ExpectedDuration(200.0, 100.0)
+
+
+@pytest.mark.parametrize("unknown", [0, -5, None])
+def test_an_expected_duration_of_zero_or_less_is_unknown(unknown):
+    """Not "ends at once": the schedule without a history applies."""
+    assert polling.as_expected(unknown) is None
+
+
+def test_a_jobs_history_is_searched_once_per_wait_even_when_too_short():
+    """A job with too few successful runs is not searched for a history on every poll."""
+    clock = _Clock()
+    watch = ExecutionWatch(job_id="7", execution_id="1", started_at=clock(), clock=clock)
+    assert watch.wants_history
+
+    watch.learn_history([execution("1", "RUNNING", started=10), execution("0", "SUCCESSFUL", 5000, 1400)])
+
+    assert watch.expected_duration is None
+    assert not watch.wants_history
+
+
+def test_with_a_history_the_waits_land_on_the_usual_end_even_when_it_is_under_a_second_away():
+    policy = PollingPolicy(poll_interval=10, first_interval=0.1)
+
+    assert policy.next_wait(99.5, polling.ExpectedDuration(100.0)) == pytest.approx(0.5)
+
+
+def test_two_waiting_triggers_already_share_a_wake_up_grid():
+    assert polling.wake_grid(0.1, 2) == 0.25  # 8 x 0.1 s / 2 waits, rounded down to a power of two
+    assert polling.wake_grid(0.1, 1) == 0.0
+
+
+def _learned(own: Execution | None, others: list[Execution]) -> polling.ExpectedDuration | None:
+    clock = _Clock()
+    watch = ExecutionWatch(job_id="7", execution_id="1", started_at=clock(), clock=clock)
+    watch.learn_history([own, *others] if own is not None else others)
+    return watch.expected_duration
+
+
+def test_a_listing_poll_learns_from_runs_of_its_own_run_type_only():
+    full = [
+        execution(f"f{i}", "SUCCESSFUL", started=9000 - i, ended=8900 - i, run_type="FULL") for i in range(3)
+    ]
+    delta = [execution(f"d{i}", "SUCCESSFUL", started=5000, ended=4000, run_type="DELTA") for i in range(4)]
+
+    assert _learned(execution("1", "RUNNING", started=10, run_type="FULL"), delta + full) == (
+        polling.ExpectedDuration(100.0)
+    )
+    assert _learned(None, full + delta) == polling.ExpectedDuration(1000.0, 900.0)  # ours not listed: all
+
+
+def test_a_start_time_ahead_of_the_workers_clock_counts_as_just_started():
+    """The server's clock may run ahead: the schedule never counts negative time."""
+    clock = _Clock()
+    ahead = datetime.fromtimestamp(clock() + 30, UTC).isoformat()
+    running = Execution.from_dict(
+        {"execution_id": "1", "job_id": 7, "status": "RUNNING", "start_time": ahead}
+    )
+
+    assert _history_watch(clock).observe(running).wait == 600
+
+
+def test_with_a_history_the_waits_before_the_usual_end_are_equal_steps_that_land_on_it():
+    """15 min before the usual end, with at most 10 min between polls: two steps of 7.5 min."""
+    assert PollingPolicy().next_wait(2700, polling.ExpectedDuration(3600.0)) == 450
+
+
+def test_a_max_poll_gap_under_a_second_is_valid_and_zero_is_refused():
+    assert PollingPolicy(poll_interval=0.2, max_poll_gap=0.5).max_poll_gap == 0.5
+    with pytest.raises(BaasValidationError, match="max_poll_gap must be positive"):
+        PollingPolicy(max_poll_gap=0)
+
+
+def test_without_a_history_the_schedule_counts_from_the_wait_not_the_execution():
+    """The plain schedule: a wait that joins a long-running backup starts with short polls."""
+    clock = _Clock()
+    started = datetime.fromtimestamp(clock() - 3300, UTC).isoformat()
+    running = Execution.from_dict(
+        {"execution_id": "1", "job_id": 7, "status": "RUNNING", "start_time": started}
+    )
+
+    assert _default_watch(clock).observe(running).wait == 15
+
+
+def test_a_wait_never_sleeps_past_its_deadline():
+    clock = _Clock()
+    watch = ExecutionWatch(
+        job_id="7", execution_id="1", started_at=clock(), clock=clock, deadline=clock() + 0.5
+    )
+
+    assert watch.observe(execution("1", "RUNNING", started=10)).wait == 0.5
+
+
+def test_a_timeout_after_a_failed_poll_carries_no_record():
+    error = BaasServerError(503, "GET", "/sites/s/jobs/7", "Service Unavailable")
+    clock = _Clock()
+    watch = ExecutionWatch(job_id="7", execution_id="1", started_at=clock(), clock=clock, deadline=clock())
+
+    decision = watch.observe_error(error)
+
+    assert decision.state == TIMEOUT and decision.execution is None
+
+
+def test_a_history_counts_only_runs_with_both_a_start_and_an_end():
+    done = [execution(f"s{i}", "SUCCESSFUL", started=1000, ended=900) for i in range(3)]
+    no_start = execution("x", "SUCCESSFUL", ended=100)
+    no_end = execution("y", "SUCCESSFUL", started=5000)
+
+    assert polling.ExpectedDuration.from_history(
+        [no_start, no_end, *done], POLICY
+    ) == polling.ExpectedDuration(100.0)
+
+
+def test_sub_second_durations_are_usable_and_the_earliest_end_is_never_before_the_start():
+    assert polling.as_expected(0.5) == polling.ExpectedDuration(0.5)
+    assert polling.ExpectedDuration.from_durations([0.5, 0.5, 0.5]) == polling.ExpectedDuration(0.5)
+    assert polling.ExpectedDuration(10.0, 30.0).earliest == 0.0

@@ -7,6 +7,7 @@ re-run finds the job stale again, as it would a day later in production.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_baas._compat import AirflowException, TaskDeferred
-from airflow_provider_baas.errors import BaasValidationError
+from airflow_provider_baas.errors import BaasExecuteOutcomeUnknown, BaasValidationError
 from airflow_provider_baas.reattach import STATE_KEY
 from airflow_provider_baas.sensors.baas import BaasBackupFreshnessSensor
 from airflow_provider_baas.testing import BaasSimulator, HistoryEntry, JobSpec, Outcome, Scenario, SiteSpec
@@ -132,6 +133,29 @@ def test_a_409_on_execute_joins_the_backup_that_already_runs(gate_sim: BaasSimul
     assert trigger.execution_id == started[0]
     assert posts(gate_sim, QUEUED_JOB) == 1  # answered 409, nothing new started
     assert len(gate_sim.executions(QUEUED_JOB)) == 2
+
+
+def test_a_409_with_nothing_running_is_looked_up_again_spaced_out_then_reported(
+    gate_sim: BaasSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing may lag behind the refusal: each lookup waits for it, none starts a backup."""
+    from airflow_provider_baas.hooks import baas as hook_module
+
+    monkeypatch.setattr(hook_module, "EXECUTE_LOOKUP_INTERVAL", 0.3)
+    gate_sim.add_fault(kind="status", status=409, method="POST", path="*/execute", count=1)
+
+    with pytest.raises(BaasExecuteOutcomeUnknown, match="409"):
+        gate(job_id=STALE_JOB).execute(make_context())
+
+    post = gate_sim.requests_matching("POST", rf"/jobs/{STALE_JOB}/execute$")[0]
+    lookups = [
+        r.time
+        for r in gate_sim.requests_matching("GET", rf"/jobs/{STALE_JOB}/executions$")
+        if r.time > post.time
+    ]
+    assert len(lookups) == 4  # the hook's EXECUTE_LOOKUP_ATTEMPTS
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(lookups))
+    assert posts(gate_sim, STALE_JOB) == 1
 
 
 def test_a_long_finished_execution_with_an_unknown_status_is_not_joined(gate_sim: BaasSimulator) -> None:

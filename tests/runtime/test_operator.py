@@ -13,6 +13,7 @@ import pytest
 import airflow_provider_baas.operators.baas as operator_module
 from airflow_provider_baas._compat import AirflowTaskTimeout, TaskDeferred
 from airflow_provider_baas.errors import (
+    BaasConflictError,
     BaasError,
     BaasExecuteOutcomeUnknown,
     BaasExecutionFailed,
@@ -266,6 +267,17 @@ def test_execute_answered_503_is_never_resent(sim: BaasSimulator, monkeypatch: p
         operator().execute(make_context(ti))
     assert len(executes(sim)) == 1
     assert ti.xcoms == []
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_job_already_running_is_refused_not_joined(sim: BaasSimulator) -> None:
+    """The operator starts a backup; joining someone else's run is the gate's choice, not its."""
+    theirs = sim.start_execution(34)
+    store = FakeStateStore()
+    with pytest.raises(BaasConflictError):
+        operator().execute(make_context(FakeTI(), store))
+    assert len(executes(sim)) == 1 and sim.executions(34)[0]["execution_id"] == theirs
+    assert STATE_KEY not in store.data  # refused: nothing of this task instance runs
 
 
 # ---------------------------------------------------------------------------------------------
