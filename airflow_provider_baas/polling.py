@@ -51,7 +51,6 @@ DEFAULT_RAMP = 0.2
 # WINDOW_POLLS polls across the span of its recent durations (each at most poll_interval apart),
 # where the end is likely.
 MAX_POLL_GAP_FACTOR = 8
-DEFAULT_MAX_POLL_GAP = MAX_POLL_GAP_FACTOR * DEFAULT_POLL_INTERVAL
 WINDOW_POLLS = 8
 # The recent successful runs a history is made of, and the fewest that make one.
 HISTORY_SIZE = 10
