@@ -7,6 +7,7 @@ import pytest
 from airflow_provider_baas.testing import BaasSimulator
 from airflow_provider_baas.testing.pytest_plugin import use_teradata_connection
 from airflow_provider_baas.testing.scenario import Outcome
+from tests.airflow_version import AIRFLOW_VERSION
 from tests.dag_runs.conftest import run_dag
 
 pytestmark = pytest.mark.dag
@@ -27,10 +28,15 @@ def test_a_failed_restore_fails_the_task_with_the_servers_detail(
 ) -> None:
     restore_sim.set_restore_outcome(Outcome("FAILED", "DSA restore failed: [2644] No more room in WAREHOUSE"))
     assert run_dag(dagbag, "baas_restore_failing") == {"restore": "failed", "__run__": "failed"}
+    assert creates(restore_sim) == 1
+    if (3, 0) <= AIRFLOW_VERSION < (3, 1):
+        # Airflow 3.0's in-process dag.test() does not log the exception a task raises when it
+        # resumes from a deferral (its state is still "failed", checked above).
+        return
     out, err = capfd.readouterr()
     text = out + err + caplog.text
     assert "ended with status FAILED: DSA restore failed: [2644] No more room in WAREHOUSE" in text
-    assert "BaasExecutionFailed" in text and creates(restore_sim) == 1
+    assert "BaasExecutionFailed" in text
 
 
 def test_a_retry_after_a_lost_wait_reattaches_to_the_restore_it_created(
