@@ -4,27 +4,41 @@ Each mutant changes one spot of one module (a comparison, ``and``/``or``, ``min`
 ``+``/``-``, a boolean/None constant, a removed ``not``, a numeric constant +1, a guard ``if``'s
 body replaced by ``pass``); the module's own fast tests then run with ``-x`` and a timeout. A mutant
 the tests fail on is killed; one listed in ``tests/mutation_equivalents.txt`` is equivalent (no
-test can tell it from the original); the rest survive. The original file is always put back.
+test can tell it from the original); the rest survive.
 
-Usage: python scripts/mutation.py [module ...] [--list]
+Mutants run in private copies of the package and its tests (one per job), so the working tree is
+never touched and ``--jobs`` mutants run at once. Each module's tests first run unmutated in every
+copy: a failing baseline stops the run, since it would count every mutant as killed.
+
+Usage: python scripts/mutation.py [module ...] [--list] [--jobs N] [--only module|line|mutation ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import copy
+import os
+import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "airflow_provider_baas"
 EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.txt"
-TIMEOUT = 120  # seconds per mutant; a mutant that hangs the tests counts as killed
+# Seconds per mutant, at least; a mutant that hangs the tests counts as killed. A module whose
+# unmutated tests take long gets TIMEOUT_FACTOR times its baseline, so that load never kills one.
+TIMEOUT = 120
+TIMEOUT_FACTOR = 4
+PYTEST = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
 
 # Each decision module against its fast unit and property tests (never the DAG-level suites).
 TESTS = {
@@ -50,6 +64,8 @@ TESTS = {
         "tests/runtime/test_gate.py::test_a_409_on_execute_joins_the_backup_that_already_runs",
         "tests/runtime/test_gate.py::test_a_409_with_nothing_running_is_looked_up_again_spaced_out_then_reported",
     ],
+    # What a restore names and sends, and which listed backup objects it means.
+    "restore_request": ["tests/runtime/test_restore_request.py", "tests/runtime/test_restore_operator.py"],
 }
 # Modules mutated only in part (functions, or Class.method): the rest of the module is not a decision.
 # models: only its id/time parts decide (which execution a record is, when it started); its payload
@@ -188,58 +204,137 @@ def load_equivalents() -> set[tuple[str, int, str]]:
     return equivalents
 
 
-def killed(module: str, mutant: Mutant) -> bool:
-    """Put the mutant in place, run the module's tests, always restore the original."""
-    path = PACKAGE / f"{module}.py"
+class Worktrees:
+    """Private copies of the package and tests; ``python -m pytest`` run in one imports its package
+    (the current directory comes first on ``sys.path``), never the working tree's."""
+
+    def __init__(self, count: int) -> None:
+        self._base = Path(tempfile.mkdtemp(prefix="baas-mutation-"))
+        self._free: queue.Queue[Path] = queue.Queue()
+        self.all: list[Path] = []
+        ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", ".pytest_cache")
+        for number in range(count):
+            tree = self._base / f"job{number}"
+            shutil.copytree(PACKAGE, tree / PACKAGE.name, ignore=ignore)
+            shutil.copytree(ROOT / "tests", tree / "tests", ignore=ignore)
+            shutil.copy2(ROOT / "pyproject.toml", tree / "pyproject.toml")
+            self.all.append(tree)
+            self._free.put(tree)
+
+    def take(self) -> Path:
+        return self._free.get()
+
+    def give_back(self, tree: Path) -> None:
+        self._free.put(tree)
+
+    def remove(self) -> None:
+        shutil.rmtree(self._base, ignore_errors=True)
+
+
+def run_tests(tree: Path, module: str, source: str | None, timeout: float) -> tuple[int | None, float]:
+    """(pytest's exit code, or None on timeout; seconds) with ``source`` as the module, if given."""
+    path = tree / PACKAGE.name / f"{module}.py"
     original = path.read_text()
+    started = time.monotonic()
     try:
-        path.write_text(mutant.source)
-        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        if source is not None:
+            path.write_text(source)
         try:
-            result = subprocess.run(command + TESTS[module], cwd=ROOT, capture_output=True, timeout=TIMEOUT)
+            result = subprocess.run(PYTEST + TESTS[module], cwd=tree, capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return True
-        return result.returncode != 0
+            return None, time.monotonic() - started
+        return result.returncode, time.monotonic() - started
     finally:
         path.write_text(original)
 
 
-def run(module: str, equivalents: set[tuple[str, int, str]]) -> tuple[int, int, int, list[Mutant]]:
-    kill_count, equivalent_count, survivors = 0, 0, []
-    for mutant in mutants(module):
-        if (module, mutant.line, mutant.description) in equivalents:
-            equivalent_count += 1
-        elif killed(module, mutant):
-            kill_count += 1
-        else:
-            survivors.append(mutant)
+def baseline(trees: Worktrees, module: str) -> float:
+    """The timeout for this module's mutants; stops the run if its unmutated tests fail anywhere."""
+    slowest = 0.0
+    for tree in trees.all:
+        code, seconds = run_tests(tree, module, None, timeout=30 * TIMEOUT)
+        if code != 0:
+            raise SystemExit(f"{module}: the unmutated tests fail in {tree} (exit {code}); fix them first")
+        slowest = max(slowest, seconds)
+    return max(TIMEOUT, TIMEOUT_FACTOR * slowest)
+
+
+def run(
+    module: str, chosen: list[Mutant], equivalents: set[tuple[str, int, str]], trees: Worktrees
+) -> tuple[int, int, int]:
+    timeout = baseline(trees, module)
+    to_run = [m for m in chosen if (module, m.line, m.description) not in equivalents]
+
+    def attempt(mutant: Mutant) -> bool:
+        tree = trees.take()
+        try:
+            code, _ = run_tests(tree, module, mutant.source, timeout)
+        finally:
+            trees.give_back(tree)
+        survived = code == 0
+        if survived:
             print(f"  survived: {module}.py:{mutant.line} {mutant.description}", flush=True)
-    return kill_count, len(survivors), equivalent_count, survivors
+        return survived
+
+    with ThreadPoolExecutor(max_workers=len(trees.all)) as pool:
+        survived = sum(pool.map(attempt, to_run))
+    return len(to_run) - survived, survived, len(chosen) - len(to_run)
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _chosen(module: str, only: list[str]) -> list[Mutant]:
+    """Every mutant of ``module``, or those ``--only`` names (as ``--list`` prints them)."""
+    found = mutants(module)
+    if not only:
+        return found
+    return [m for m in found if f"{module}|{m.line}|{m.description}" in only]
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="One-spot mutation testing of the decision modules.")
+    parser.add_argument("modules", nargs="*", metavar="module", help=f"default: all of {', '.join(TESTS)}")
+    parser.add_argument("--list", action="store_true", help="print the mutants, run nothing")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants run at once")
+    parser.add_argument("--only", nargs="+", default=[], metavar="MUTANT", help="module|line|mutation")
+    args = parser.parse_args(argv)
+    unknown = set(args.modules) - set(TESTS)
+    if unknown:
+        parser.error(f"not a decision module: {', '.join(sorted(unknown))}")
+    return args
+
+
 def main(argv: list[str]) -> int:
     # A background shell ignores SIGINT and SIGTERM kills outright: both must reach the finally
-    # that puts the original module back.
+    # blocks that remove the private copies.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    modules = [a for a in argv if not a.startswith("-")] or list(TESTS)
-    if "--list" in argv:
+    args = _arguments(argv)
+    modules = args.modules or [m.split("|")[0] for m in args.only] or list(TESTS)
+    modules = list(dict.fromkeys(modules))
+    if args.list:
         for module in modules:
             for mutant in mutants(module):
                 print(f"{module}|{mutant.line}|{mutant.description}")
         return 0
     equivalents = load_equivalents()
+    unknown = set(args.only) - {f"{m}|{x.line}|{x.description}" for m in modules for x in mutants(m)}
+    if unknown:
+        raise SystemExit(f"no such mutant: {', '.join(sorted(unknown))}")
     rows, started = [], time.monotonic()
-    for module in modules:
-        print(f"{module}: {len(mutants(module))} mutants", flush=True)
-        module_started = time.monotonic()
-        kill_count, survived, equivalent, _ = run(module, equivalents)
-        rows.append((module, kill_count, survived, equivalent, time.monotonic() - module_started))
-        print(f"{module}: {kill_count} killed, {survived} survived, {equivalent} equivalent", flush=True)
+    trees = Worktrees(max(1, args.jobs))
+    try:
+        for module in modules:
+            chosen = _chosen(module, args.only)
+            print(f"{module}: {len(chosen)} mutants", flush=True)
+            module_started = time.monotonic()
+            kill_count, survived, equivalent = run(module, chosen, equivalents, trees)
+            rows.append((module, kill_count, survived, equivalent, time.monotonic() - module_started))
+            print(f"{module}: {kill_count} killed, {survived} survived, {equivalent} equivalent", flush=True)
+    finally:
+        trees.remove()
     header = ("module", "mutants", "killed", "survived", "equivalent", "score", "time")
     print("\n" + " ".join(f"{h:<10}" if i == 0 else f"{h:>{len(h) + 1}}" for i, h in enumerate(header)))
     for module, kill_count, survived, equivalent, seconds in rows:
@@ -247,7 +342,7 @@ def main(argv: list[str]) -> int:
         score = 100.0 * kill_count / (kill_count + survived) if kill_count + survived else 100.0
         figures = f"{total:>8} {kill_count:>7} {survived:>9} {equivalent:>11}"
         print(f"{module:<10} {figures} {score:>5.0f}% {seconds:>4.0f}s")
-    print(f"\n{time.monotonic() - started:.0f}s")
+    print(f"\n{time.monotonic() - started:.0f}s, {len(trees.all)} jobs")
     return 0
 
 
