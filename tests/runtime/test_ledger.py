@@ -14,9 +14,12 @@ import pytest
 
 from airflow_provider_baas.models import Execution
 from airflow_provider_baas.reattach import (
+    RESTORE_STATE_KEY,
     STATE_KEY,
     EarlierStart,
     ExecutionLedger,
+    RestoreLedger,
+    RestoreMemory,
     WatchMemory,
     confusable_ids,
 )
@@ -316,3 +319,124 @@ def test_a_context_that_is_not_a_mapping_has_no_memory():
 
     assert the_ledger.earlier_start() is None
     assert the_ledger.watched() is None
+
+
+# --- the restore ledger: the name before the POST, the id after ------------------------------
+
+
+def restore_ledger(store: FakeStateStore, site_id: str = "demo-site") -> RestoreLedger:
+    return RestoreLedger(make_context(store=store), site_id)
+
+
+def test_a_restore_remembered_by_name_before_the_post_is_found_by_the_next_try():
+    store = FakeStateStore()
+    restore_ledger(store).remember(RestoreMemory("34", "121", "airflow-etl-restore"))
+
+    earlier = restore_ledger(store).earlier()
+
+    assert earlier == RestoreMemory("34", "121", "airflow-etl-restore", None)
+    assert store.data[RESTORE_STATE_KEY]["site_id"] == "demo-site"
+    assert restore_ledger(store).store_name == "task state store"
+
+
+def test_a_restore_remembered_with_its_id_is_found_with_it_as_a_string():
+    store = FakeStateStore(
+        {
+            RESTORE_STATE_KEY: {
+                "site_id": "demo-site",
+                "job_id": 34,
+                "execution_id": 121,
+                "name": "airflow-etl-restore",
+                "restore_id": 7001,
+            }
+        }
+    )
+
+    earlier = restore_ledger(store).earlier()
+
+    assert earlier == RestoreMemory("34", "121", "airflow-etl-restore", "7001")
+
+
+def test_a_restore_remembered_on_another_site_is_not_this_tasks():
+    store = FakeStateStore()
+    restore_ledger(store, site_id="site-a").remember(RestoreMemory("34", "121", "r", "7001"))
+
+    assert restore_ledger(store, site_id="site-b").earlier() is None
+    assert restore_ledger(store, site_id="site-a").earlier() is not None
+
+
+@pytest.mark.parametrize(
+    "memory",
+    [
+        None,
+        "not a record",
+        ["demo-site"],
+        {"site_id": "demo-site", "job_id": "34", "execution_id": "121"},  # no name
+        {"site_id": "demo-site", "name": "r"},
+    ],
+)
+def test_a_restore_memory_that_is_not_whole_is_no_memory(memory):
+    store = FakeStateStore({RESTORE_STATE_KEY: memory} if memory is not None else {})
+
+    assert restore_ledger(store).earlier() is None
+
+
+def test_a_restore_memory_is_its_own_key_beside_the_backups():
+    store = FakeStateStore()
+    ledger(store).remember_started(SENT, "121")
+    restore_ledger(store).remember(RestoreMemory("34", "121", "r"))
+
+    assert set(store.data) == {STATE_KEY, RESTORE_STATE_KEY}
+    assert ledger(store).earlier_start() is not None
+
+
+def test_forgetting_a_restore_deletes_only_its_memory():
+    store = FakeStateStore()
+    ledger(store).remember_started(SENT, "121")
+    restore_ledger(store).remember(RestoreMemory("34", "121", "r", "7001"))
+
+    restore_ledger(store).forget()
+
+    assert store.deleted == [RESTORE_STATE_KEY]
+    assert restore_ledger(store).earlier() is None
+    assert ledger(store).earlier_start() is not None
+
+
+def test_a_restore_ledger_without_any_store_remembers_nothing_and_does_not_fail():
+    the_ledger = RestoreLedger(make_context(FakeTI()), "demo-site")
+    the_ledger.remember(RestoreMemory("34", "121", "r"))
+
+    assert the_ledger.earlier() is None
+    assert the_ledger.store_name == "Airflow Variable"
+    the_ledger.forget()
+
+
+def test_a_restore_ledger_on_a_store_that_cannot_delete_leaves_it():
+    class NoDelete:
+        def __init__(self) -> None:
+            self.data: dict = {}
+
+        def get(self, key, default=None):
+            return self.data.get(key, default)
+
+        def set(self, key, value, *, retention=None):
+            self.data[key] = value
+
+    store = NoDelete()
+    the_ledger = RestoreLedger({"ti": FakeTI(), "task_state_store": store}, "demo-site")
+    the_ledger.remember(RestoreMemory("34", "121", "r"))
+
+    the_ledger.forget()
+
+    assert the_ledger.earlier() is not None
+
+
+def test_without_a_task_state_store_the_restore_memory_is_read_from_the_variable(monkeypatch):
+    memory = {"site_id": "demo-site", "job_id": "34", "execution_id": "121", "name": "r", "restore_id": None}
+    name = "baas_provider.task_state.etl.backup.manual__1.-1"
+    monkeypatch.setenv(f"AIRFLOW_VAR_{name.upper()}", json.dumps({RESTORE_STATE_KEY: memory}))
+
+    the_ledger = RestoreLedger(make_context(_IdentifiedTI()), "demo-site")
+
+    assert the_ledger.earlier() == RestoreMemory("34", "121", "r", None)
+    assert the_ledger.store_name == "Airflow Variable"
