@@ -75,7 +75,7 @@ venv-floors: $(VENVF)/.installed
 # 1.5 hours on 2 shared cores, so not part of `make test`. MODULES="status freshness" runs a subset.
 MODULES ?=
 mutation: venv
-	$(VENV3)/bin/python scripts/mutation.py $(MODULES)
+	$(VENV3)/bin/python scripts/mutation.py $(MODULES) $(if $(JOBS),--jobs $(JOBS))
 
 lint: venv
 	$(VENV3)/bin/ruff check .

@@ -64,6 +64,8 @@ TESTS = {
         "tests/runtime/test_gate.py::test_a_409_on_execute_joins_the_backup_that_already_runs",
         "tests/runtime/test_gate.py::test_a_409_with_nothing_running_is_looked_up_again_spaced_out_then_reported",
     ],
+    # Which ended executions an asset watcher reports: never one twice, none missed.
+    "backup_events": ["tests/runtime/test_backup_events.py", "tests/runtime/test_event_trigger.py"],
     # What a restore names and sends, and which listed backup objects it means.
     "restore_request": ["tests/runtime/test_restore_request.py", "tests/runtime/test_restore_operator.py"],
 }
