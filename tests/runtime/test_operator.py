@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -267,6 +268,69 @@ def test_execute_answered_503_is_never_resent(sim: BaasSimulator, monkeypatch: p
         operator().execute(make_context(ti))
     assert len(executes(sim)) == 1
     assert ti.xcoms == []
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_transient_error_listing_the_history_does_not_stop_a_first_start(sim: BaasSimulator) -> None:
+    """A first try has no earlier start to tell apart: the history only helps match a lost answer."""
+    sim.add_fault(kind="status", status=503, method="GET", path="*/jobs/34/executions", count=1)
+    op = operator(wait_for_completion=False)
+    log = record_log(op)
+
+    execution_id = op.execute(make_context(FakeTI()))
+
+    assert len(executes(sim)) == 1 and execution_id == sim.executions(34)[0]["execution_id"]
+    assert "Could not list BaaS job 34's executions before starting it" in log.text("warning")
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_refused_history_listing_fails_before_any_post(sim: BaasSimulator) -> None:
+    sim.add_fault(kind="status", status=403, method="GET", path="*/jobs/34/executions", count=1)
+
+    with pytest.raises(BaasError, match="403"):
+        operator(wait_for_completion=False).execute(make_context(FakeTI()))
+    assert executes(sim) == []
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_retry_that_cannot_list_the_history_does_not_start_another_backup(sim: BaasSimulator) -> None:
+    """An earlier try sent a POST: without the listing, its execution cannot be told from none."""
+    store = FakeStateStore(memory(sim, sim.now()))
+    sim.add_fault(kind="status", status=503, method="GET", path="*/jobs/34/executions", count=1)
+
+    with pytest.raises(BaasError, match="503"):
+        operator(wait_for_completion=False).execute(make_context(FakeTI(try_number=2), store))
+    assert executes(sim) == []
+
+
+@pytest.mark.sim(time_scale=0)
+def test_the_jobs_history_gives_the_trigger_its_usual_duration(sim: BaasSimulator) -> None:
+    """Job 34's past runs took about 2 h each: the trigger polls sparsely until near the median of
+    the last ten."""
+    past = [e for e in sim.executions(34) if e["status"] == "SUCCESSFUL"][:10]
+    usual = statistics.median(
+        (datetime.fromisoformat(e["end_time"]) - datetime.fromisoformat(e["start_time"])).total_seconds()
+        for e in past
+    )
+
+    deferred = defer(operator(deferrable=True), make_context(FakeTI()))
+
+    assert 6000 < usual < 8000
+    assert deferred.trigger.serialize()[1]["expected_duration"] == pytest.approx(usual)
+
+
+@pytest.mark.sim(time_scale=0, on_concurrent_execute="allow")
+def test_a_lost_answer_is_not_matched_to_a_queued_execution_listed_before_the_post(
+    sim: BaasSimulator,
+) -> None:
+    """The first try's own lost answer: what the history listed before its POST was not started by it."""
+    theirs = sim.start_execution(34, run_type="DELTA")
+    sim.add_fault(kind="lost_answer", method="POST", path="*/execute", count=1)
+
+    ours = operator(wait_for_completion=False).execute(make_context(FakeTI()))
+
+    assert ours != theirs
+    assert len(executes(sim)) == 1 and sim.executions(34)[0]["execution_id"] == ours
 
 
 @pytest.mark.sim(time_scale=0)

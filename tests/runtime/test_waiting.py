@@ -201,6 +201,13 @@ def test_execution_timeout_binds_when_it_ends_first():
     assert deadline == (START.timestamp() + 1800, DeadlineKind.EXECUTION_TIMEOUT)
 
 
+def test_when_both_end_at_once_the_waits_own_timeout_is_named():
+    """The wait's timeout is the limit set on this wait; execution_timeout binds only when earlier."""
+    deadline = wait_deadline(context(), 1700, timedelta(minutes=30), now=NOW)
+
+    assert deadline == (START.timestamp() + 1800, DeadlineKind.TIMEOUT)
+
+
 def test_execution_timeout_alone_is_the_deadline():
     assert wait_deadline(context(), None, timedelta(minutes=30), now=NOW) == (
         START.timestamp() + 1800,
