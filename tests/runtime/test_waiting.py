@@ -33,6 +33,7 @@ from airflow_provider_baas.polling import (
     Decision,
     ExecutionWatch,
     LookupChoice,
+    PollingPolicy,
 )
 from airflow_provider_baas.status import StatusPolicy
 from airflow_provider_baas.testing import BaasSimulator
@@ -41,6 +42,7 @@ from airflow_provider_baas.waiting import (
     conclude,
     decision_from_event,
     defer_timeout,
+    make_trigger,
     poll_once,
     running_test,
     seconds,
@@ -165,6 +167,29 @@ def test_a_poll_that_reads_the_listing_learns_the_jobs_usual_duration(sim: BaasS
     assert decision.state == WAIT
     assert watch.history_read and watch.expected_duration is not None
     assert len(sim.requests) == 1
+
+
+# --- make_trigger ----------------------------------------------------------------------------
+
+
+def test_a_trigger_after_the_tasks_own_poll_waits_before_its_first():
+    """The task has just polled: polling again at once would spend a request on the same answer."""
+    watch = ExecutionWatch(job_id="34", execution_id="121", expected_duration=3600.0)
+    before = time.time()
+
+    kwargs = make_trigger(watch, "demo-site", "baas_default", PollingPolicy(), first_wait=30.0).serialize()[1]
+
+    assert before + 30.0 <= kwargs["next_poll_at"] <= time.time() + 30.0
+    assert (kwargs["expected_duration"], kwargs["duration_spread"]) == (3600.0, 0.0)
+
+
+def test_a_trigger_without_a_first_wait_polls_at_once():
+    watch = ExecutionWatch(job_id="34", execution_id="121")
+
+    kwargs = make_trigger(watch, None, "baas_default", PollingPolicy()).serialize()[1]
+
+    assert kwargs["next_poll_at"] is None
+    assert (kwargs["expected_duration"], kwargs["duration_spread"]) == (None, 0.0)
 
 
 # --- task_deadline and wait_deadline ---------------------------------------------------------
