@@ -485,6 +485,18 @@ def test_execute_complete_error_event_fails() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("deadline_kind", "raised"),
+    [("execution_timeout", AirflowTaskTimeout), ("timeout", BaasWaitTimeout), (None, BaasWaitTimeout)],
+)
+def test_execute_complete_timeout_event_raises_what_its_deadline_was(deadline_kind, raised) -> None:
+    """The trigger echoes which limit its deadline was; an event without it is the wait's own timeout."""
+    event = _event(status="timeout", message="timed out", execution=None, deadline_kind=deadline_kind)
+
+    with pytest.raises(raised, match="timed out"):
+        operator().execute_complete(make_context(), event)
+
+
 def test_execute_complete_success_event_returns_the_record() -> None:
     record = operator().execute_complete(make_context(), _event())
     assert record["execution_id"] == "1001" and record["status"] == "SUCCESSFUL"

@@ -83,6 +83,11 @@ def test_objects_not_in_the_backup_are_refused_with_what_it_holds() -> None:
     assert "It holds: SALES (DATABASE), HR (DATABASE), HR.EMPLOYEES (TABLE)" in message
 
 
+def test_a_backup_that_lists_nothing_says_so() -> None:
+    with pytest.raises(BaasValidationError, match=r"It holds: nothing \(the backup lists no objects\)"):
+        match_backup_objects(parse_objects(["SALES"]), [])
+
+
 def test_a_bare_name_is_not_matched_to_a_table_of_that_name() -> None:
     with pytest.raises(BaasValidationError, match="Not in the backup: EMPLOYEES"):
         match_backup_objects(parse_objects(["EMPLOYEES"]), HOLDINGS)
