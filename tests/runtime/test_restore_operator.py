@@ -250,6 +250,18 @@ def test_the_restore_body_holds_the_listed_objects_and_the_options_under_their_a
     assert warehouse["include_all"] is True
 
 
+def test_include_all_applies_to_each_object_that_does_not_set_its_own(sim: BaasSimulator) -> None:
+    op = operator(
+        objects=["warehouse", {"object_name": "ORDERS", "parent_name": "WAREHOUSE", "include_all": True}],
+        include_all=False,
+    )
+    op.execute(make_context())
+
+    (restore,) = sim.restores()
+    warehouse, orders = restore["job_settings"]["objects"]
+    assert (warehouse["include_all"], orders["include_all"]) == (False, True)
+
+
 def test_the_default_name_comes_from_the_task_instance(sim: BaasSimulator) -> None:
     ti = FakeTI()
     ti.dag_id, ti.run_id, ti.map_index = "refresh", "manual__2026-01-01", 2  # type: ignore[attr-defined]

@@ -88,6 +88,16 @@ def test_a_backup_that_lists_nothing_says_so() -> None:
         match_backup_objects(parse_objects(["SALES"]), [])
 
 
+def test_a_large_backup_is_named_up_to_fifty_objects_and_the_rest_counted() -> None:
+    tables = [Listed(f"T{i:03d}", "TABLE", "SALES") for i in range(52)]
+
+    with pytest.raises(BaasValidationError) as info:
+        match_backup_objects(parse_objects(["FINANCE"]), tables)
+
+    assert "SALES.T049 (TABLE) and 2 more" in str(info.value)
+    assert "T050" not in str(info.value)
+
+
 def test_a_bare_name_is_not_matched_to_a_table_of_that_name() -> None:
     with pytest.raises(BaasValidationError, match="Not in the backup: EMPLOYEES"):
         match_backup_objects(parse_objects(["EMPLOYEES"]), HOLDINGS)
