@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_baas import waiting
 from airflow_provider_baas._compat import AirflowException, TaskDeferred
 from airflow_provider_baas.errors import BaasExecuteOutcomeUnknown, BaasValidationError
 from airflow_provider_baas.reattach import STATE_KEY
@@ -119,7 +120,9 @@ def test_a_queued_backup_is_joined_not_started_again(gate_sim: BaasSimulator) ->
     assert posts(gate_sim, QUEUED_JOB) == 0
 
 
-def test_a_409_on_execute_joins_the_backup_that_already_runs(gate_sim: BaasSimulator) -> None:
+def test_a_409_on_execute_joins_the_backup_that_already_runs(
+    gate_sim: BaasSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another caller starts a backup between the gate's listing and its POST."""
     started: list[str] = []
 
@@ -128,11 +131,27 @@ def test_a_409_on_execute_joins_the_backup_that_already_runs(gate_sim: BaasSimul
             started.append(gate_sim.start_execution(QUEUED_JOB))
 
     gate_sim.on_request = race
+    sleeps = _SleepRecorder()
+    monkeypatch.setattr(waiting, "time", sleeps)
     trigger = deferred(gate(job_id=QUEUED_JOB, deferrable=True), make_context()).trigger
 
     assert trigger.execution_id == started[0]
     assert posts(gate_sim, QUEUED_JOB) == 1  # answered 409, nothing new started
     assert len(gate_sim.executions(QUEUED_JOB)) == 2
+    assert sleeps.slept == []  # listed at the first look: no wait for a lagging listing
+
+
+class _SleepRecorder:
+    """Stands in for the ``time`` module a wait uses: records sleeps instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
 
 
 def test_a_409_with_nothing_running_is_looked_up_again_spaced_out_then_reported(

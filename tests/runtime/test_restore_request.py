@@ -98,6 +98,28 @@ def test_a_large_backup_is_named_up_to_fifty_objects_and_the_rest_counted() -> N
     assert "T050" not in str(info.value)
 
 
+def test_a_backup_of_exactly_fifty_objects_is_named_whole() -> None:
+    tables = [Listed(f"T{i:03d}", "TABLE", "SALES") for i in range(50)]
+
+    with pytest.raises(BaasValidationError) as info:
+        match_backup_objects(parse_objects(["FINANCE"]), tables)
+
+    assert str(info.value).endswith("SALES.T049 (TABLE)")
+
+
+def test_a_dict_without_a_type_matches_whatever_the_backup_holds_by_that_name() -> None:
+    pairs = match_backup_objects(parse_objects([{"object_name": "sales"}]), HOLDINGS)
+
+    assert pairs == [(ObjectSpec("sales"), HOLDINGS[0])]
+
+
+def test_what_was_asked_for_cannot_be_changed_once_parsed() -> None:
+    (spec,) = parse_objects(["SALES"])
+
+    with pytest.raises(AttributeError):
+        spec.object_name = "HR"  # type: ignore[misc]
+
+
 def test_a_bare_name_is_not_matched_to_a_table_of_that_name() -> None:
     with pytest.raises(BaasValidationError, match="Not in the backup: EMPLOYEES"):
         match_backup_objects(parse_objects(["EMPLOYEES"]), HOLDINGS)
@@ -153,6 +175,14 @@ def test_default_names_are_unique_per_task_instance_and_fit_the_limit() -> None:
     long_a = default_restore_name("d" * 200, "t", "r", -1)
     long_b = default_restore_name("d" * 200, "u", "r", -1)
     assert len(long_a) == MAX_RESTORE_NAME_CHARS and long_a != long_b
+
+
+def test_a_default_name_of_exactly_the_limit_is_kept_whole() -> None:
+    dag_id = "d" * (MAX_RESTORE_NAME_CHARS - len("airflow--t-r"))
+
+    name = default_restore_name(dag_id, "t", "r", -1)
+
+    assert name == f"airflow-{dag_id}-t-r" and len(name) == MAX_RESTORE_NAME_CHARS
 
 
 def test_a_later_try_gets_its_own_name_within_the_limit() -> None:

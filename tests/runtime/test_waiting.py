@@ -146,6 +146,13 @@ def test_a_failed_poll_the_wait_rides_out_is_logged_as_a_warning(sim: BaasSimula
     assert "503" in log.lines[0][1] and log.lines[0][1].endswith("; retrying in 15.0s")
 
 
+def test_a_failed_poll_without_a_log_is_still_ridden_out(sim: BaasSimulator):
+    sim.add_fault(kind="status", status=503, method="GET", count=1)
+    watch = ExecutionWatch(job_id="34", execution_id="121")
+
+    assert poll_once(BaasHook(), watch, "demo-site").state == WAIT
+
+
 def test_a_failed_poll_that_ends_the_wait_is_not_logged_as_retried(sim: BaasSimulator):
     sim.add_fault(kind="status", status=403, method="GET", count=1)
     watch = ExecutionWatch(job_id="34", execution_id="121")
