@@ -289,7 +289,11 @@ def test_without_a_task_state_store_the_memory_is_read_from_the_task_instances_v
 
 @pytest.mark.parametrize(
     ("memory", "field"),
-    [(EarlierStart(None, SENT, "task state store"), "execution_id"), (WatchMemory("121", 1000.0), "errors")],
+    [
+        (EarlierStart(None, SENT, "task state store"), "execution_id"),
+        (WatchMemory("121", 1000.0), "errors"),
+        (RestoreMemory("34", "121", "r"), "restore_id"),
+    ],
 )
 def test_what_is_remembered_cannot_be_changed_after_it_is_read(memory, field):
     """The decision made from a memory is made from what was read, not from a later change."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,6 +186,24 @@ def test_a_default_name_of_exactly_the_limit_is_kept_whole() -> None:
     assert name == f"airflow-{dag_id}-t-r" and len(name) == MAX_RESTORE_NAME_CHARS
 
 
+def test_an_unmapped_task_instance_is_named_alike_whether_its_map_index_is_none_or_minus_one() -> None:
+    assert (
+        default_restore_name("d", "t", "r", None)
+        == default_restore_name("d", "t", "r", -1)
+        == "airflow-d-t-r"
+    )
+
+
+def test_a_name_too_long_ends_in_the_first_16_hex_digits_of_the_whole_names_sha256() -> None:
+    """The name is a contract with earlier tries: a retry after an upgrade must compute the same one."""
+    whole = "-".join(["airflow", "d" * 200, "t", "r"])
+
+    name = default_restore_name("d" * 200, "t", "r", -1)
+
+    assert name.endswith("-" + hashlib.sha256(whole.encode()).hexdigest()[:16])
+    assert name.startswith("airflow-ddd")
+
+
 def test_a_later_try_gets_its_own_name_within_the_limit() -> None:
     assert name_for_try("n", 1) == "n"
     assert name_for_try("n", 3) == "n-t3"
@@ -212,3 +231,22 @@ def test_a_listed_backup_object_of_any_type_is_restorable_as_listed() -> None:
     assert match_backup_objects([spec], [Listed("M1", "MACRO", "SALES")])[0][1].object_type == "MACRO"
     with pytest.raises(BaasValidationError, match="not a known object type"):
         parse_objects([{"object_name": "M1", "object_type": "MACRO"}])  # typed by hand: the known words only
+
+
+def test_a_listed_database_is_restorable_as_listed_without_its_parent() -> None:
+    """A database's parent (DBC) is where it lives, not part of its name: it matches the bare name."""
+    sales = BackupObject("SALES", "DATABASE", "DBC", "DATABASE")
+
+    (spec,) = parse_objects([sales])
+
+    assert spec == ObjectSpec("SALES", None, "DATABASE")
+    assert match_backup_objects([spec], HOLDINGS)[0][1] is HOLDINGS[0]
+
+
+def test_a_listed_object_without_a_type_is_matched_to_itself() -> None:
+    untyped = BackupObject("ORDERS", None, "SALES")
+
+    (spec,) = parse_objects([untyped])
+
+    assert spec == ObjectSpec("ORDERS", "SALES", None)
+    assert match_backup_objects([spec], [Listed("SALES", "DATABASE"), untyped])[0][1] is untyped
