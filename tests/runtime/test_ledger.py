@@ -444,3 +444,39 @@ def test_without_a_task_state_store_the_restore_memory_is_read_from_the_variable
 
     assert the_ledger.earlier() == RestoreMemory("34", "121", "r", None)
     assert the_ledger.store_name == "Airflow Variable"
+
+
+class _VariableLike:
+    """Airflow's ``Variable`` contract as both the ORM model (2.x) and the Task SDK (3.x) keep it:
+    ``set`` stores ``json.dumps(value)`` with ``serialize_json=True`` and ``str(value)`` without;
+    ``get(..., deserialize_json=True)`` reads it back with ``json.loads``. The DAG-level reattach
+    tests (2.11, 3.0-3.2) write the real one; these tests have no metadata DB."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, str] = {}
+
+    def set(self, key, value, serialize_json=False, description=None):
+        self.stored[key] = json.dumps(value) if serialize_json else str(value)
+
+    def get(self, key, default=None, deserialize_json=False):
+        if key not in self.stored:
+            return default
+        return json.loads(self.stored[key]) if deserialize_json else self.stored[key]
+
+    def delete(self, key):
+        self.stored.pop(key, None)
+
+
+def test_the_variable_store_writes_json_that_the_next_try_reads_back(monkeypatch):
+    from airflow_provider_baas import reattach
+
+    variables = _VariableLike()
+    monkeypatch.setattr(reattach, "variable_api", lambda: variables)
+    first = ExecutionLedger(make_context(_IdentifiedTI()), "34", "demo-site")
+    first.remember_started(SENT, "121")
+
+    earlier = ExecutionLedger(make_context(_IdentifiedTI()), "34", "demo-site").earlier_start()
+
+    assert earlier is not None and (earlier.execution_id, earlier.source) == ("121", "Airflow Variable")
+    first.forget()
+    assert variables.stored == {}
