@@ -302,7 +302,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants run at once")
     parser.add_argument("--only", nargs="+", default=[], metavar="MUTANT", help="module|line|mutation")
     args = parser.parse_args(argv)
-    unknown = set(args.modules) - set(TESTS)
+    unknown = (set(args.modules) | {spec.split("|")[0] for spec in args.only}) - set(TESTS)
     if unknown:
         parser.error(f"not a decision module: {', '.join(sorted(unknown))}")
     return args
