@@ -26,9 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,9 +95,20 @@ BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: a
 
 @dataclass(frozen=True)
 class Mutant:
+    """One change at one spot; its source is built only when the mutant runs (``--list`` and the
+    equivalents check need only the line and description)."""
+
     line: int
     description: str
-    source: str
+    tree: ast.Module = field(repr=False, compare=False)
+    index: int = field(repr=False, compare=False)
+    apply: Callable[[ast.AST], None] = field(repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        mutated = copy.deepcopy(self.tree)
+        self.apply(list(ast.walk(mutated))[self.index])
+        return ast.unparse(ast.fix_missing_locations(mutated))
 
 
 def _constant_mutation(node: ast.Constant) -> tuple[object, str] | None:
@@ -111,7 +122,7 @@ def _constant_mutation(node: ast.Constant) -> tuple[object, str] | None:
     return None
 
 
-def _mutations(node: ast.AST) -> Iterator[tuple[str, callable]]:
+def _mutations(node: ast.AST) -> Iterator[tuple[str, Callable[[ast.AST], None]]]:
     """(description, apply) for each one-spot change of ``node``; apply mutates a copy in place."""
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
@@ -190,9 +201,7 @@ def mutants(module: str) -> list[Mutant]:
             # The same change twice on one line (two None constants) is told apart: "#2" is the second.
             count = seen[node.lineno, description] = seen.get((node.lineno, description), 0) + 1
             label = description if count == 1 else f"{description} #{count}"
-            mutated = copy.deepcopy(tree)
-            apply(list(ast.walk(mutated))[index])
-            found.append(Mutant(node.lineno, label, ast.unparse(ast.fix_missing_locations(mutated))))
+            found.append(Mutant(node.lineno, label, tree, index, apply))
     return found
 
 
