@@ -227,18 +227,21 @@ def test_forgetting_deletes_the_memory():
     assert ledger(store).earlier_start() is None
 
 
+class _NoDelete:
+    """A task state store without ``delete`` (an accessor that cannot remove a key)."""
+
+    def __init__(self) -> None:
+        self.data: dict = {}
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def set(self, key, value, *, retention=None):
+        self.data[key] = value
+
+
 def test_a_store_that_cannot_delete_is_left_alone():
-    class NoDelete:
-        def __init__(self) -> None:
-            self.data: dict = {}
-
-        def get(self, key, default=None):
-            return self.data.get(key, default)
-
-        def set(self, key, value, *, retention=None):
-            self.data[key] = value
-
-    store = NoDelete()
+    store = _NoDelete()
     the_ledger = ExecutionLedger({"ti": FakeTI(), "task_state_store": store}, "34", "demo-site")
     the_ledger.remember_started(SENT, "121")
 
@@ -416,17 +419,7 @@ def test_a_restore_ledger_without_any_store_remembers_nothing_and_does_not_fail(
 
 
 def test_a_restore_ledger_on_a_store_that_cannot_delete_leaves_it():
-    class NoDelete:
-        def __init__(self) -> None:
-            self.data: dict = {}
-
-        def get(self, key, default=None):
-            return self.data.get(key, default)
-
-        def set(self, key, value, *, retention=None):
-            self.data[key] = value
-
-    store = NoDelete()
+    store = _NoDelete()
     the_ledger = RestoreLedger({"ti": FakeTI(), "task_state_store": store}, "demo-site")
     the_ledger.remember(RestoreMemory("34", "121", "r"))
 
