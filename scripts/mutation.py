@@ -68,11 +68,23 @@ TESTS = {
     "backup_events": ["tests/runtime/test_backup_events.py", "tests/runtime/test_event_trigger.py"],
     # What a restore names and sends, and which listed backup objects it means.
     "restore_request": ["tests/runtime/test_restore_request.py", "tests/runtime/test_restore_operator.py"],
+    # The restore operator's own decisions (SCOPES): which backup, attach to an earlier try's
+    # restore or create one, under which name.
+    "operators.restore": ["tests/runtime/test_restore_operator.py"],
 }
 # Modules mutated only in part (functions, or Class.method): the rest of the module is not a decision.
 # models: only its id/time parts decide (which execution a record is, when it started); its payload
 # parsing (_int_or_none, Job.from_dict's fields, to_dict) is covered by the hook tests.
 SCOPES = {
+    "operators.restore": {
+        "BaasRestoreOperator.execute",
+        "BaasRestoreOperator._reattach",
+        "BaasRestoreOperator._create",
+        "BaasRestoreOperator._backup_execution",
+        "BaasRestoreOperator._entry",
+        "newest_successful",
+        "_try_number",
+    },
     "models": {
         "parse_time",
         "id_str",
@@ -188,7 +200,7 @@ def _is_docstring_or_annotation(node: ast.AST, parents: dict[ast.AST, ast.AST]) 
 
 
 def mutants(module: str) -> list[Mutant]:
-    source = (PACKAGE / f"{module}.py").read_text()
+    source = (PACKAGE / module_file(module)).read_text()
     tree = ast.parse(source)
     scope = _in_scope(module, tree)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
@@ -203,6 +215,11 @@ def mutants(module: str) -> list[Mutant]:
             label = description if count == 1 else f"{description} #{count}"
             found.append(Mutant(node.lineno, label, tree, index, apply))
     return found
+
+
+def module_file(module: str) -> str:
+    """``operators.restore`` -> ``operators/restore.py``, relative to the package."""
+    return module.replace(".", "/") + ".py"
 
 
 def load_equivalents() -> set[tuple[str, int, str]]:
@@ -244,7 +261,7 @@ class Worktrees:
 
 def run_tests(tree: Path, module: str, source: str | None, timeout: float) -> tuple[int | None, float]:
     """(pytest's exit code, or None on timeout; seconds) with ``source`` as the module, if given."""
-    path = tree / PACKAGE.name / f"{module}.py"
+    path = tree / PACKAGE.name / module_file(module)
     original = path.read_text()
     started = time.monotonic()
     try:
