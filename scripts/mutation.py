@@ -71,11 +71,28 @@ TESTS = {
     # The restore operator's own decisions (SCOPES): which backup, attach to an earlier try's
     # restore or create one, under which name.
     "operators.restore": ["tests/runtime/test_restore_operator.py"],
+    # The sensors' own decisions (SCOPES): which execution a sensor watches (and remembers across
+    # reschedules), and when the gate passes, waits or starts a backup.
+    "sensors.baas": ["tests/runtime/test_sensor.py", "tests/runtime/test_gate.py"],
 }
 # Modules mutated only in part (functions, or Class.method): the rest of the module is not a decision.
 # models: only its id/time parts decide (which execution a record is, when it started); its payload
 # parsing (_int_or_none, Job.from_dict's fields, to_dict) is covered by the hook tests.
 SCOPES = {
+    "sensors.baas": {
+        "BaasExecutionSensor._target",
+        "BaasExecutionSensor._remember_errors",
+        "BaasExecutionSensor._first_look",
+        "BaasExecutionSensor._latest_execution",
+        "BaasExecutionSensor.poke",
+        "BaasExecutionSensor.execute",
+        "BaasBackupFreshnessSensor._assess",
+        "BaasBackupFreshnessSensor._execution_to_wait_for",
+        "BaasBackupFreshnessSensor.poke",
+        "BaasBackupFreshnessSensor.execute",
+        "BaasBackupFreshnessSensor._defer_until_fresh",
+        "BaasBackupFreshnessSensor.execute_fresh",
+    },
     "operators.restore": {
         "BaasRestoreOperator.execute",
         "BaasRestoreOperator._reattach",
