@@ -318,7 +318,7 @@ def run(
             trees.give_back(tree)
         survived = code == 0
         if survived:
-            print(f"  survived: {module}.py:{mutant.line} {mutant.description}", flush=True)
+            print(f"  survived: {module_file(module)}:{mutant.line} {mutant.description}", flush=True)
         return survived
 
     with ThreadPoolExecutor(max_workers=len(trees.all)) as pool:
