@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,13 @@ from airflow_provider_baas.errors import (
     BaasWaitTimeout,
 )
 from airflow_provider_baas.hooks.baas import BaasHook
-from airflow_provider_baas.operators.restore import BaasRestoreLink, BaasRestoreOperator
+from airflow_provider_baas.models import Execution
+from airflow_provider_baas.operators.restore import (
+    BaasRestoreLink,
+    BaasRestoreOperator,
+    _try_number,
+    newest_successful,
+)
 from airflow_provider_baas.testing import BaasSimulator
 from airflow_provider_baas.testing.constants import DEFAULT_DB_LOGIN, DEFAULT_DB_PASSWORD
 from airflow_provider_baas.testing.scenario import Outcome
@@ -501,3 +507,29 @@ def test_the_trigger_serializes_only_ids_and_the_deadline() -> None:
     assert {"job_id", "execution_id", "restore_id", "site_id", "baas_conn_id", "deadline"} <= set(kwargs)
     assert not any("teradata" in k or "credential" in k or "password" in k for k in kwargs)
     json.dumps(kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# The restore operator's own small decisions, without the simulator
+
+
+def _ended(execution_id: str, end: datetime, status: str = "SUCCESSFUL") -> Execution:
+    return Execution.from_dict({"execution_id": execution_id, "status": status, "end_time": end.isoformat()})
+
+
+def test_a_backup_exactly_max_age_old_is_restored_like_the_gate_calls_it_fresh() -> None:
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    newest = _ended("2", now - timedelta(hours=1))
+    executions = [_ended("1", now - timedelta(hours=25)), newest, _ended("3", now, "FAILED")]
+
+    assert newest_successful(executions, 3600.0, now) is newest
+    with pytest.raises(BaasLookupError, match="older than max_age"):
+        newest_successful(executions, 3599.0, now)
+
+
+@pytest.mark.parametrize("ti", [object(), FakeTI(try_number="2")])  # type: ignore[arg-type]
+def test_a_task_instance_without_a_usable_try_number_is_a_first_try(ti: Any) -> None:
+    """A first try's name has no ``-t<try>`` suffix: a retry computes the same name to find it."""
+    assert _try_number({"ti": ti}) == 1
+    assert _try_number(object()) == 1
+    assert _try_number({"ti": FakeTI(try_number=3)}) == 3
