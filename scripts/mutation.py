@@ -73,7 +73,11 @@ TESTS = {
     "operators.restore": ["tests/runtime/test_restore_operator.py"],
     # The sensors' own decisions (SCOPES): which execution a sensor watches (and remembers across
     # reschedules), and when the gate passes, waits or starts a backup.
-    "sensors.baas": ["tests/runtime/test_sensor.py", "tests/runtime/test_gate.py"],
+    "sensors.baas": [
+        "tests/runtime/test_model_based.py",  # Hypothesis: reschedules and clears over modelled histories
+        "tests/runtime/test_sensor.py",
+        "tests/runtime/test_gate.py",
+    ],
 }
 # Modules mutated only in part (functions, or Class.method): the rest of the module is not a decision.
 # models: only its id/time parts decide (which execution a record is, when it started); its payload
