@@ -17,8 +17,19 @@ from typing import Any
 import pytest
 
 from airflow_provider_baas import waiting
-from airflow_provider_baas._compat import AirflowException, TaskDeferred
-from airflow_provider_baas.errors import BaasExecuteOutcomeUnknown, BaasValidationError
+from airflow_provider_baas._compat import (
+    AirflowException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    AirflowTaskTimeout,
+    TaskDeferred,
+)
+from airflow_provider_baas.errors import (
+    BaasError,
+    BaasExecuteOutcomeUnknown,
+    BaasInvalidEvent,
+    BaasValidationError,
+)
 from airflow_provider_baas.reattach import STATE_KEY
 from airflow_provider_baas.sensors.baas import BaasBackupFreshnessSensor
 from airflow_provider_baas.testing import BaasSimulator, HistoryEntry, JobSpec, Outcome, Scenario, SiteSpec
@@ -315,3 +326,67 @@ def test_the_gates_asset_event_names_the_host_without_its_port(gate_sim: BaasSim
     (asset, extra), *_ = events[alias].added
     assert asset.uri == f"baas://127.0.0.1/demo-site/jobs/{STALE_JOB}"
     assert extra["backup_started"] is True
+
+
+# --- back from the freshness trigger ------------------------------------------------------------
+
+
+def _fresh_event(**changes: Any) -> dict[str, Any]:
+    event = {
+        "status": "fresh",
+        "message": "a fresh backup appeared",
+        "job_id": str(STALE_JOB),
+        "site_id": "demo-site",
+        "execution": {"execution_id": "9001", "status": "SUCCESSFUL"},
+    }
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def test_a_fresh_event_passes_with_someone_elses_backup(gate_sim: BaasSimulator) -> None:
+    record = gate(deferrable=True).execute_fresh(make_context(), _fresh_event())
+
+    assert (record["execution_id"], record["backup_started"]) == ("9001", False)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "fresh",
+        _fresh_event(status="success"),
+        _fresh_event(status="FRESH"),
+        _fresh_event(status="wait"),
+    ],
+)
+def test_an_event_that_is_not_a_freshness_end_never_passes(gate_sim: BaasSimulator, event: Any) -> None:
+    with pytest.raises(BaasInvalidEvent):
+        gate(deferrable=True).execute_fresh(make_context(), event)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [_fresh_event(status="error", message="gave up after 5 errors"), _fresh_event(execution=None)],
+)
+def test_an_error_event_or_a_fresh_one_without_its_backup_fails(gate_sim: BaasSimulator, event: Any) -> None:
+    with pytest.raises(BaasError) as info:
+        gate(deferrable=True).execute_fresh(make_context(), event)
+    assert not isinstance(info.value, BaasInvalidEvent)
+
+
+@pytest.mark.parametrize(
+    ("deadline_kind", "soft_fail", "raised"),
+    [
+        ("timeout", False, AirflowSensorTimeout),
+        (None, False, AirflowSensorTimeout),
+        ("timeout", True, AirflowSkipException),
+        ("execution_timeout", True, AirflowTaskTimeout),  # execution_timeout is never soft
+    ],
+)
+def test_a_timeout_event_raises_what_its_deadline_was(
+    gate_sim: BaasSimulator, deadline_kind: Any, soft_fail: bool, raised: type
+) -> None:
+    event = _fresh_event(status="timeout", message="no fresh backup in time", deadline_kind=deadline_kind)
+
+    with pytest.raises(raised, match="no fresh backup in time"):
+        gate(deferrable=True, soft_fail=soft_fail).execute_fresh(make_context(), event)
