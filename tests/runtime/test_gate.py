@@ -328,6 +328,37 @@ def test_the_gates_asset_event_names_the_host_without_its_port(gate_sim: BaasSim
     assert extra["backup_started"] is True
 
 
+# --- the verdicts in each mode: fresh passes, stale waits, neither starts a backup --------------
+# The runtime scenario's job 34 last ended a day before the simulator's start (now).
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_a_fresh_backup_passes_without_starting_one(sim: BaasSimulator, deferrable: bool) -> None:
+    newest = sim.executions(34)[0]["execution_id"]
+    sensor = gate(job_id=34, max_age=timedelta(days=2), deferrable=deferrable)
+
+    record = sensor.execute(make_context()) if deferrable else sensor.poke(make_context()).xcom_value
+
+    assert (record["execution_id"], record["backup_started"]) == (newest, False)
+    assert posts(sim, 34) == 0
+
+
+def test_a_stale_backup_without_trigger_if_stale_waits_in_poke_mode(sim: BaasSimulator) -> None:
+    sensor = gate(job_id=34, max_age=timedelta(hours=1), trigger_if_stale=False)
+
+    assert sensor.poke(make_context()) is False
+    assert posts(sim, 34) == 0
+
+
+def test_a_gate_that_is_not_deferrable_pokes_until_its_timeout(sim: BaasSimulator) -> None:
+    """Not deferrable: the base sensor's loop pokes (and times out) in the worker, never defers."""
+    sensor = gate(job_id=34, max_age=timedelta(hours=1), trigger_if_stale=False, timeout=0.5)
+
+    with pytest.raises(AirflowSensorTimeout):
+        sensor.execute(make_context())
+    assert posts(sim, 34) == 0
+
+
 # --- back from the freshness trigger ------------------------------------------------------------
 
 
