@@ -59,7 +59,7 @@ _HOUR = 3600.0
 
 
 # What last_execution_details (J2) describe: the newest execution, or the newest finished one.
-SUMMARY_DETAILS = ("latest", "finished")
+SUMMARY_DETAILS = ("latest", "finished", "none")
 
 
 def normalize_status(status: str) -> str:
@@ -300,8 +300,9 @@ class Scenario:
     use every site. ``start_time`` (ISO string or epoch seconds; default: the moment the simulator
     starts) is the simulated "now" at start; history is placed before it. ``summary_details``:
     what a job's ``last_execution_details`` (J2) describe: ``"latest"`` (the newest execution,
-    running or not) or ``"finished"`` (the newest *finished* one only: the API document's sample
-    shows a finished execution and nothing says a running one is shown).
+    running or not), ``"finished"`` (the newest *finished* one only: the API document's sample
+    shows a finished execution and nothing says a running one is shown) or ``"none"`` (null, as for a
+    job that never ran: clients that fall back to the listing are tested with it).
     """
 
     sites: list[SiteSpec]

@@ -438,7 +438,8 @@ class BaasSimulator:
 
     @property
     def summary_details(self) -> str:
-        """What ``last_execution_details`` describe: ``"latest"`` or ``"finished"`` (see ``Scenario``)."""
+        """What ``last_execution_details`` describe: ``"latest"``, ``"finished"`` or ``"none"`` (see
+        ``Scenario``)."""
         return self.state.summary_details
 
     @summary_details.setter

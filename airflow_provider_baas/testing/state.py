@@ -438,6 +438,8 @@ class SimState:
 
     def _summarised(self, job: JobState, now: float) -> Execution | None:
         """The execution ``last_execution_details`` describe (see ``Scenario.summary_details``)."""
+        if self.summary_details == "none":
+            return None
         if self.summary_details == "finished":
             return next((e for e in reversed(job.executions) if e.is_final(now)), None)
         return job.executions[-1] if job.executions else None

@@ -371,6 +371,42 @@ def test_poke_interval_zero_is_refused_at_construction() -> None:
 
 
 @pytest.mark.sim(time_scale=0)
+def test_default_execution_is_the_newest_listed_when_the_summary_names_none(sim: BaasSimulator) -> None:
+    from airflow_provider_baas.hooks.baas import BaasHook
+
+    sim.summary_details = "none"
+    executions = BaasHook().list_job_executions(34)
+    newest = max(executions, key=lambda e: e.start_time).execution_id
+    assert BaasHook().get_job(34).last_execution is None and len(executions) > 1
+
+    assert sensor().poke(make_context()).xcom_value["execution_id"] == newest
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_healthy_reschedule_wait_remembers_no_error_streak(sim: BaasSimulator) -> None:
+    store = FakeStateStore()
+    assert not reschedule_poke(store, execution_id=sim.start_execution(34))
+
+    watch = store.data[STATE_KEY]["watch"]
+    assert (watch["errors"], watch.get("errors_since")) == (0, None)
+
+
+@pytest.mark.sim(time_scale=0, faults=[{"kind": "status", "status": 503, "method": "GET", "count": None}])
+def test_a_failed_reschedule_poke_remembers_since_when_the_wait_has_had_no_good_poll(
+    sim: BaasSimulator,
+) -> None:
+    """The error budget's time limit counts from the last good poll, or the wait's start: a
+    reschedule must not lose it, or a long outage would never end the wait by time."""
+    store = FakeStateStore()
+    before = time.time()
+    assert not reschedule_poke(store, execution_id="1001")
+
+    watch = store.data[STATE_KEY]["watch"]
+    assert watch["errors"] == 1
+    assert before <= watch["first_poke"] <= watch["errors_since"] <= time.time()
+
+
+@pytest.mark.sim(time_scale=0)
 def test_default_execution_is_the_running_one_when_the_summary_shows_only_finished(
     sim: BaasSimulator,
 ) -> None:
