@@ -219,6 +219,14 @@ def test_a_cleared_gate_on_a_stale_job_starts_a_new_backup(gate_sim: BaasSimulat
     assert second["backup_started"] is True
 
 
+def test_a_gate_with_reattach_off_starts_a_backup_on_a_stale_job(gate_sim: BaasSimulator) -> None:
+    store = FakeStateStore()
+
+    record = gate(reattach=False).execute(make_context(store=store))
+
+    assert record["backup_started"] is True and posts(gate_sim, STALE_JOB) == 1
+
+
 @pytest.mark.sim(on_concurrent_execute="allow")
 def test_a_retried_gate_waits_for_its_own_backup_not_a_newer_one(gate_sim: BaasSimulator) -> None:
     """The choice uses the task instance's memory: its own backup while it runs, not the newest."""
