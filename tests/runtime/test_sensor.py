@@ -389,6 +389,19 @@ def test_a_healthy_reschedule_wait_remembers_no_error_streak(sim: BaasSimulator)
 
     watch = store.data[STATE_KEY]["watch"]
     assert (watch["errors"], watch.get("errors_since")) == (0, None)
+    assert watch["history_read"] is True  # the first poll read the listing: later pokes need not
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_reschedule_poke_after_the_history_was_read_spends_one_request(sim: BaasSimulator) -> None:
+    store = FakeStateStore()
+    execution_id = sim.start_execution(34)
+    assert not reschedule_poke(store, execution_id=execution_id)
+    sent = len(sim.requests)
+
+    assert not reschedule_poke(store, execution_id=execution_id)
+
+    assert len(sim.requests) - sent == 1
 
 
 @pytest.mark.sim(time_scale=0, faults=[{"kind": "status", "status": 503, "method": "GET", "count": None}])
