@@ -411,6 +411,7 @@ def test_an_error_event_or_a_fresh_one_without_its_backup_fails(gate_sim: BaasSi
     with pytest.raises(BaasError) as info:
         gate(deferrable=True).execute_fresh(make_context(), event)
     assert not isinstance(info.value, BaasInvalidEvent)
+    assert str(info.value) == event["message"]  # the trigger's words, not the event's repr
 
 
 @pytest.mark.parametrize(
