@@ -345,7 +345,12 @@ def test_a_fresh_backup_passes_without_starting_one(sim: BaasSimulator, deferrab
     newest = sim.executions(34)[0]["execution_id"]
     sensor = gate(job_id=34, max_age=timedelta(days=2), deferrable=deferrable)
 
-    record = sensor.execute(make_context()) if deferrable else sensor.poke(make_context()).xcom_value
+    if deferrable:
+        record = sensor.execute(make_context())
+    else:
+        poked = sensor.poke(make_context())
+        assert poked.is_done
+        record = poked.xcom_value
 
     assert (record["execution_id"], record["backup_started"]) == (newest, False)
     assert posts(sim, 34) == 0

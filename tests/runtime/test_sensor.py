@@ -390,6 +390,16 @@ def test_a_healthy_reschedule_wait_remembers_no_error_streak(sim: BaasSimulator)
     watch = store.data[STATE_KEY]["watch"]
     assert (watch["errors"], watch.get("errors_since")) == (0, None)
     assert watch["history_read"] is True  # the first poll read the listing: later pokes need not
+    assert watch["expected"] > 0 and watch["spread"] >= 0.0  # job 34's usual duration, from its history
+
+
+@pytest.mark.sim(time_scale=0)
+def test_a_reschedule_wait_for_a_job_without_history_remembers_no_usual_duration(sim: BaasSimulator) -> None:
+    store = FakeStateStore()
+    assert not reschedule_poke(store, job_id=45, execution_id=sim.start_execution(45))  # 45 never ran
+
+    watch = store.data[STATE_KEY]["watch"]
+    assert (watch.get("expected"), watch["spread"]) == (None, 0.0)
 
 
 @pytest.mark.sim(time_scale=0)
