@@ -25,7 +25,7 @@ from airflow_provider_baas._compat import (
     poke_return_value,
 )
 from airflow_provider_baas.connection_form import DEFAULT_CONN_ID
-from airflow_provider_baas.errors import BaasError, BaasInvalidEvent, BaasLookupError
+from airflow_provider_baas.errors import BaasError, BaasInvalidEvent, BaasLookupError, BaasValidationError
 from airflow_provider_baas.polling import (
     DEFAULT_POLL_INTERVAL,
     DeadlineKind,
@@ -392,6 +392,8 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         check_one_job_reference(job_id, job_name)
         self._check_sensor_arguments()
         self.max_poll_gap = seconds(max_poll_gap, "max_poll_gap")
+        if max_age is None:  # no default: "always stale" would start a backup on every run
+            raise BaasValidationError("max_age is required: how old the last successful backup may be")
         self.max_age = seconds(max_age, "max_age")
         self.job_id = job_id
         self.job_name = job_name
@@ -425,7 +427,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
         verdict = judge_freshness(
             history,
             self.status_policy,
-            float(self.max_age or 0),
+            float(self.max_age),
             datetime.now(UTC),
             self.trigger_if_stale,
             owned=earlier.execution_id if earlier is not None else None,
@@ -509,7 +511,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
             trigger=BaasFreshnessTrigger(
                 job_id=state.job_id,
                 site_id=state.site,
-                max_age=float(self.max_age or 0),
+                max_age=float(self.max_age),
                 deadline=deadline,
                 deadline_kind=deadline_kind,
                 baas_conn_id=self.baas_conn_id,

@@ -281,6 +281,12 @@ async def test_the_freshness_trigger_gives_up_after_its_error_budget(gate_sim: B
 # Bad input is refused when the DAG is parsed (defect 12 and poke_interval)
 
 
+def test_a_gate_without_max_age_is_refused_when_the_dag_is_parsed() -> None:
+    """Without max_age every backup would be stale: a backup on every run."""
+    with pytest.raises(BaasValidationError, match="max_age is required"):
+        gate(max_age=None)
+
+
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
 def test_non_finite_max_age_is_refused(value: float) -> None:
     with pytest.raises(BaasValidationError, match="max_age"):
