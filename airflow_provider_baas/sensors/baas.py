@@ -348,7 +348,7 @@ class BaasBackupFreshnessSensor(BaasSensorMixin, ExecutionRunnerMixin, BaseSenso
     aliases in ``outlets`` receive an event for the job's ``baas://`` asset only when the gate ran
     a backup (see ``airflow_provider_baas.assets``).
 
-    :param max_age: how old the last successful backup may be (timedelta or seconds).
+    :param max_age: how old the last successful backup may be (timedelta or seconds; required).
     :param trigger_if_stale: start (or join) a backup when stale, and wait for it.
     :param run_type: FULL, DELTA or CUMULATIVE, for a backup the gate starts.
     :param poll_interval: the longest wait between two polls of a running backup while its end may

@@ -58,7 +58,7 @@ _DAY = 86400.0
 _HOUR = 3600.0
 
 
-# What last_execution_details (J2) describe: the newest execution, or the newest finished one.
+# What last_execution_details (J2) describe: the newest execution, the newest finished one, or none.
 SUMMARY_DETAILS = ("latest", "finished", "none")
 
 
