@@ -9,9 +9,13 @@ GROUPS_STARTED=()
 
 say() { printf '%s: %s\n' "$E2E_NAME" "$*"; }
 
-# session_pids SID...: every process of those sessions. `start` makes each command a session of its
-# own; processes that move to a process group of their own (Airflow's task runners do) stay in it.
-session_pids() { ps -eo pid=,sid= | awk -v want=" $* " 'index(want, " " $2 " ") { print $1 }'; }
+# session_pids SID...: every live process of those sessions. `start` makes each command a session of
+# its own; processes that move to a process group of their own (Airflow's task runners do) stay in
+# it. Zombies (state Z) are left out: they have already exited and hold nothing, and where PID 1
+# does not reap orphans (a container without an init) they stay listed until the container ends.
+session_pids() {
+    ps -eo pid=,sid=,stat= | awk -v want=" $* " '$3 !~ /^Z/ && index(want, " " $2 " ") { print $1 }'
+}
 
 # kill_sessions SIGNAL SID...: signal every process of those sessions.
 kill_sessions() {
